@@ -1,0 +1,56 @@
+// Image references as users write them (`KFM_IMAGE`), split the way registries
+// address them: the host that serves the v2 API, the repository path, the tag.
+
+export interface ImageRef {
+  /** Registry host as written, normalised: `docker.io` for Docker Hub, `host:port` otherwise. */
+  registry: string;
+  /** Repository path inside the registry (`library/` added for Docker Hub official images). */
+  repository: string;
+  tag: string;
+}
+
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+export const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** The host a registry's v2 API answers on (Docker Hub's differs from its name). */
+export function apiHost(registry: string): string {
+  return registry === DOCKER_HUB ? 'registry-1.docker.io' : registry;
+}
+
+/** Normalises a registry host so `index.docker.io` and `docker.io` compare equal. */
+export function normaliseRegistry(host: string): string {
+  const lower = host.toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '');
+  return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
+}
+
+/** Normalises a repository path for comparison (Docker Hub official images live under `library/`). */
+export function normaliseRepository(registry: string, repository: string): string {
+  const lower = repository.toLowerCase();
+  return normaliseRegistry(registry) === DOCKER_HUB && !lower.includes('/') ? `library/${lower}` : lower;
+}
+
+/** Parses `[registry/]repository[:tag]`; throws with a reason when it is not an image reference. */
+export function parseImageRef(text: string): ImageRef {
+  const trimmed = text.trim();
+  if (trimmed.includes('@')) throw new Error('must name a tag to track, not a digest');
+  const slash = trimmed.indexOf('/');
+  const first = slash === -1 ? '' : trimmed.slice(0, slash);
+  const hasRegistry = first.includes('.') || first.includes(':') || first === 'localhost';
+  const registry = normaliseRegistry(hasRegistry ? first : DOCKER_HUB);
+  const rest = hasRegistry ? trimmed.slice(slash + 1) : trimmed;
+  const colon = rest.lastIndexOf(':');
+  const repoPart = colon === -1 ? rest : rest.slice(0, colon);
+  const tag = colon === -1 ? 'latest' : rest.slice(colon + 1);
+  const repository = normaliseRepository(registry, repoPart);
+  if (!REPOSITORY.test(repository)) throw new Error(`"${repoPart}" is not a valid repository path`);
+  if (!TAG.test(tag)) throw new Error(`"${tag}" is not a valid tag`);
+  return { registry, repository, tag };
+}
+
+/** `registry/repository@digest`: the pinned reference a Deployment runs. */
+export function pinnedReference(image: Pick<ImageRef, 'registry' | 'repository'>, digest: string): string {
+  return `${image.registry}/${image.repository}@${digest}`;
+}

@@ -1,0 +1,61 @@
+// Which pushed tags the deployer follows (`KFM_TAG_POLICY`), and the order
+// that decides "newer": it never rolls back to an older version.
+import semver from 'semver';
+import type { ImageInfo } from '../domain/types.js';
+
+export type TagPolicy =
+  | { kind: 'track'; tag: string }
+  | { kind: 'semver'; range: string }
+  | { kind: 'regex'; pattern: RegExp };
+
+/** Parses `track`, `semver:<range>`, `regex:<pattern>`; throws with what is allowed. */
+export function parseTagPolicy(text: string, trackedTag: string): TagPolicy {
+  if (text === 'track') return { kind: 'track', tag: trackedTag };
+  if (text.startsWith('semver:')) {
+    const range = text.slice('semver:'.length);
+    if (semver.validRange(range, { loose: true }) === null) throw new Error(`"${range}" is not a semver range`);
+    return { kind: 'semver', range };
+  }
+  if (text.startsWith('regex:')) {
+    const source = text.slice('regex:'.length);
+    // Anchored: a policy of `v1\.\d+` must not match `v1.2-debug`.
+    return { kind: 'regex', pattern: new RegExp(`^(?:${source})$`) };
+  }
+  throw new Error('must be "track", "semver:<range>" or "regex:<pattern>"');
+}
+
+/** Whether a pushed tag is one the policy follows. */
+export function tagAllowed(policy: TagPolicy, tag: string): boolean {
+  switch (policy.kind) {
+    case 'track':
+      return tag === policy.tag;
+    case 'semver': {
+      const version = semver.valid(tag, { loose: true });
+      return version !== null && semver.satisfies(version, policy.range, { loose: true });
+    }
+    case 'regex':
+      return policy.pattern.test(tag);
+  }
+}
+
+type Candidate = Pick<ImageInfo, 'tag' | 'pushedAt' | 'digest'>;
+
+/**
+ * Whether `candidate` may replace `deployed`. Semver compares versions (same
+ * version: the later push wins); every policy refuses a push older than the
+ * deployed one, so a late redelivery never rolls back.
+ */
+export function isUpgrade(policy: TagPolicy, deployed: Candidate | undefined, candidate: Candidate): boolean {
+  if (!deployed) return true;
+  if (deployed.digest === candidate.digest && deployed.tag === candidate.tag) return false;
+  if (policy.kind === 'semver' && semver.valid(deployed.tag ?? '', true) && semver.valid(candidate.tag ?? '', true)) {
+    const order = semver.compare(candidate.tag!, deployed.tag!, { loose: true });
+    if (order !== 0) return order > 0;
+  }
+  return !isOlder(candidate.pushedAt, deployed.pushedAt);
+}
+
+function isOlder(candidate: string | undefined, deployed: string | undefined): boolean {
+  if (!candidate || !deployed) return false;
+  return Date.parse(candidate) < Date.parse(deployed);
+}
