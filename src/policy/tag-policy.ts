@@ -38,7 +38,7 @@ export function tagAllowed(policy: TagPolicy, tag: string): boolean {
   }
 }
 
-type Candidate = Pick<ImageInfo, 'tag' | 'pushedAt' | 'digest'>;
+type Candidate = Partial<Pick<ImageInfo, 'tag' | 'pushedAt' | 'digest'>>;
 
 /**
  * Whether `candidate` may replace `deployed`. Semver compares versions (same
@@ -47,7 +47,7 @@ type Candidate = Pick<ImageInfo, 'tag' | 'pushedAt' | 'digest'>;
  */
 export function isUpgrade(policy: TagPolicy, deployed: Candidate | undefined, candidate: Candidate): boolean {
   if (!deployed) return true;
-  if (deployed.digest === candidate.digest && deployed.tag === candidate.tag) return false;
+  if (candidate.digest !== undefined && deployed.digest === candidate.digest && deployed.tag === candidate.tag) return false;
   if (policy.kind === 'semver' && semver.valid(deployed.tag ?? '', true) && semver.valid(candidate.tag ?? '', true)) {
     const order = semver.compare(candidate.tag!, deployed.tag!, { loose: true });
     if (order !== 0) return order > 0;

@@ -16,6 +16,8 @@ export interface Settings {
   webhookSecret?: string;
   registryAuth: Record<string, { username: string; password: string }>;
   setStatus: boolean;
+  /** Demo mode (`npm start`): no registry lookup, the event's digest is taken as is. Directory target only. */
+  offline: boolean;
   eks?: { cluster: string; endpoint?: string; caData?: string; region?: string };
 }
 
@@ -58,6 +60,7 @@ const schema = z.object({
     .transform(fromText((text) => JSON.parse(text) as unknown))
     .pipe(registryAuth),
   KFM_SET_STATUS: z.enum(['true', 'false'], 'must be "true" or "false"').default('true'),
+  KFM_OFFLINE: z.enum(['true', 'false'], 'must be "true" or "false"').default('false'),
   KFM_EKS_CLUSTER: z.string().min(1).optional(),
   KFM_EKS_ENDPOINT: z.url({ protocol: /^https$/ }).optional(),
   KFM_EKS_CA: z.string().min(1).optional(),
@@ -73,6 +76,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
   }
   const s = parsed.data;
+  if (s.KFM_OFFLINE === 'true' && s.KFM_TARGET.kind !== 'dir') {
+    throw new SettingsError('invalid settings: KFM_OFFLINE: only allowed with a dir: target (it skips the registry lookup)');
+  }
   let tagPolicy: TagPolicy;
   try {
     tagPolicy = parseTagPolicy(s.KFM_TAG_POLICY, s.KFM_IMAGE.tag);
@@ -88,6 +94,7 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     webhookSecret: s.KFM_WEBHOOK_SECRET,
     registryAuth: Object.fromEntries(Object.entries(s.KFM_REGISTRY_AUTH).map(([host, auth]) => [host.toLowerCase(), auth])),
     setStatus: s.KFM_SET_STATUS === 'true',
+    offline: s.KFM_OFFLINE === 'true',
     eks: s.KFM_EKS_CLUSTER
       ? { cluster: s.KFM_EKS_CLUSTER, endpoint: s.KFM_EKS_ENDPOINT, caData: s.KFM_EKS_CA, region: s.AWS_REGION }
       : undefined,

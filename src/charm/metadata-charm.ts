@@ -1,0 +1,58 @@
+// The kubeflow-metadata charm's own rules (reactive/metadata.py), as data.
+import type { Rule } from '../reactive/engine.js';
+import { flag, setStatus, type PodSpec, type StepContext } from './context.js';
+import { getInfo } from './docker-resource.js';
+
+const IMAGE = 'oci-image';
+
+/** The pod spec from the image info, config and relation data (the charm's `pod_spec_set`). */
+export function podSpecOf(context: StepContext): PodSpec {
+  const { mysql } = context.state;
+  if (!mysql || context.mysqlPassword === undefined) throw new Error('mysql.available without relation data');
+  return {
+    image: getInfo(context, IMAGE),
+    // Fetched this step: the fresh credentials (or none); else those already in the pull Secret.
+    credentials: IMAGE in context.credentials ? context.credentials[IMAGE] : context.inputs.live.registryCredentials,
+    config: { ...context.state.config },
+    mysql: { ...mysql, password: context.mysqlPassword },
+    mysqlRevision: context.state.mysqlRevision,
+  };
+}
+
+export const charmRules: Rule<StepContext>[] = [
+  {
+    name: 'charm.upgrade',
+    when: [flag.hook('upgrade-charm')],
+    run: (context) => void context.flags.delete(flag.started),
+  },
+  {
+    name: 'charm.restart-on-change',
+    // `failed` is not in the charm: the layer does not flag `changed` when a
+    // fetch succeeds after a failure (the image was not available before), so
+    // without it a push after a failed one would never reach the workload.
+    whenAny: [flag.resource(IMAGE, 'changed'), flag.configChanged, flag.mysqlChanged, flag.resource(IMAGE, 'failed')],
+    run: (context) => void context.flags.delete(flag.started),
+  },
+  {
+    // Not in the charm either: it left the last status standing without MySQL.
+    name: 'charm.waiting-for-mysql',
+    whenNot: [flag.mysqlAvailable],
+    run: (context) => setStatus(context, 'waiting', 'waiting for mysql relation'),
+  },
+  {
+    name: 'charm.start',
+    when: [flag.resource(IMAGE, 'available'), flag.mysqlAvailable],
+    whenNot: [flag.started],
+    run: function startCharm(context) {
+      setStatus(context, 'maintenance', 'configuring container');
+      context.podSpec = podSpecOf(context);
+      setStatus(context, 'maintenance', 'creating container');
+      context.flags.add(flag.started);
+    },
+  },
+  {
+    name: 'charm.ready',
+    when: [flag.started],
+    run: (context) => setStatus(context, 'active', ''),
+  },
+];

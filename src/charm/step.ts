@@ -1,0 +1,118 @@
+// One reactive step, pure: (state, inputs) → (state', status, pod spec).
+// Like a Juju hook: inputs raise flags, the rules run to a fixpoint, and the
+// transient flags (hook, *.changed) are cleared afterwards.
+import { runToFixpoint } from '../reactive/engine.js';
+import type { Status } from '../domain/types.js';
+import { flag, type PodSpec, type StepContext, type StepInputs } from './context.js';
+import { dockerResourceRules } from './docker-resource.js';
+import { charmRules, podSpecOf } from './metadata-charm.js';
+import { CONFIG_DEFAULTS, initialState, type CharmState } from './state.js';
+
+export interface StepResult {
+  state: CharmState;
+  status: Status;
+  /** Every status set during the step, in order (maintenance messages included). */
+  statusHistory: Status[];
+  /** The rules that ran, in order. */
+  trace: string[];
+  /** The flags at the fixpoint, before the transient ones (hook, *.changed) were cleared. */
+  flagsAtFixpoint: string[];
+  /** Whether the charm (re)set the pod spec during this step. */
+  podSpecSet: boolean;
+  /**
+   * The workload to converge to: the pod spec the charm set, standing for as
+   * long as `charm.started` does (Juju keeps it; here it is re-asserted, and
+   * the targets write only what differs).
+   */
+  podSpec?: PodSpec;
+  /**
+   * The MySQL relation's password as known after the step. Its Secret is the
+   * relation's storage (Juju kept relation data itself), so it is written even
+   * before the workload can start. Never reported.
+   */
+  mysqlPassword?: string;
+}
+
+const RULES = [...dockerResourceRules, ...charmRules];
+const SEVERITY: Status['state'][] = ['blocked', 'waiting', 'active'];
+
+function applyConfig(context: StepContext, firstStep: boolean): void {
+  const previous = firstStep ? undefined : context.state.config;
+  const next = { ...CONFIG_DEFAULTS, ...context.state.config, ...context.inputs.config };
+  for (const key of Object.keys(next) as (keyof typeof next)[]) {
+    if (previous?.[key] !== next[key]) {
+      context.flags.add(flag.configChanged);
+      context.flags.add(flag.configKeyChanged(key));
+    }
+  }
+  context.state.config = next;
+}
+
+function applyMysql(context: StepContext): void {
+  const { mysql } = context.inputs;
+  const known = context.state.mysql;
+  if (mysql === null || (mysql === undefined && context.inputs.live.mysqlPassword === undefined)) {
+    // Departed, or its Secret is gone: without a password the workload cannot start.
+    if (context.flags.delete(flag.mysqlAvailable)) context.flags.add(flag.mysqlChanged);
+    delete context.state.mysql;
+    return;
+  }
+  if (mysql === undefined) {
+    context.mysqlPassword = context.inputs.live.mysqlPassword;
+    return;
+  }
+  const differs =
+    known?.host !== mysql.host || known.port !== mysql.port || known.user !== mysql.user ||
+    context.inputs.live.mysqlPassword !== mysql.password;
+  if (differs) {
+    context.flags.add(flag.mysqlChanged);
+    context.state.mysqlRevision += 1;
+  }
+  context.state.mysql = { host: mysql.host, port: mysql.port, user: mysql.user };
+  context.mysqlPassword = mysql.password;
+  context.flags.add(flag.mysqlAvailable);
+}
+
+/** Blocked outranks waiting outranks active; maintenance only stands when nothing else was set. */
+function finalStatus(statuses: Status[], previous: Status): Status {
+  for (const state of SEVERITY) {
+    const found = statuses.findLast((status) => status.state === state);
+    if (found) return found;
+  }
+  return statuses.at(-1) ?? previous;
+}
+
+function isTransient(name: string): boolean {
+  return name.startsWith('hook.') || name === flag.mysqlChanged || name.startsWith('config.changed') || name.endsWith('.changed');
+}
+
+export function step(previous: CharmState | undefined, inputs: StepInputs): StepResult {
+  const state = structuredClone(previous ?? initialState());
+  const context: StepContext = { flags: new Set(state.flags), state, inputs, statuses: [], credentials: {} };
+  context.flags.add(flag.hook(inputs.hook));
+  applyConfig(context, previous === undefined);
+  applyMysql(context);
+  const trace = runToFixpoint(RULES, context);
+  const flagsAtFixpoint = [...context.flags].sort();
+  state.flags = [...context.flags].filter((name) => !isTransient(name)).sort();
+  state.status = finalStatus(context.statuses, state.status);
+  const podSpec = context.flags.has(flag.started) ? (context.podSpec ?? podSpecOf(context)) : undefined;
+  return {
+    state,
+    status: state.status,
+    statusHistory: context.statuses,
+    trace,
+    flagsAtFixpoint,
+    podSpecSet: context.podSpec !== undefined,
+    podSpec,
+    mysqlPassword: context.flags.has(flag.mysqlAvailable) ? context.mysqlPassword : undefined,
+  };
+}
+
+/** The standing pod spec of a stored state (no rule runs): what an ignored event converges the workload to. */
+export function standingPodSpec(state: CharmState | undefined, live: StepInputs['live']): PodSpec | undefined {
+  if (!state?.flags.includes(flag.started)) return undefined;
+  const inputs: StepInputs = { hook: 'config-changed', fetched: {}, live, setStatus: false };
+  const context: StepContext = { flags: new Set(state.flags), state, inputs, statuses: [], credentials: {}, mysqlPassword: live.mysqlPassword };
+  return context.mysqlPassword === undefined ? undefined : podSpecOf(context);
+}

@@ -1,0 +1,26 @@
+// middy middleware: every failure becomes a JSON answer. HttpErrors say what
+// was wrong (and the field); anything else is logged by name and message only
+// (never the request) and answered without detail.
+import type { MiddlewareObj } from '@middy/core';
+import { HttpError, TargetError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { jsonResponse, type HttpEvent, type HttpResult } from './types.js';
+
+export function errorResponse(logger: Logger): MiddlewareObj<HttpEvent, HttpResult> {
+  return {
+    onError: function errorResponseOnError(request) {
+      const { error } = request;
+      if (error instanceof HttpError) {
+        request.response = jsonResponse(error.statusCode, error.field ? { error: error.message, field: error.field } : { error: error.message });
+        return;
+      }
+      if (error instanceof TargetError) {
+        logger.error('target write failed', { reason: error.message });
+        request.response = jsonResponse(502, { error: error.message });
+        return;
+      }
+      logger.error('unexpected failure', { error: error?.name, reason: error?.message });
+      request.response = jsonResponse(500, { error: 'internal error' });
+    },
+  };
+}

@@ -1,0 +1,25 @@
+// Names and labels of the objects the deployer owns (deploy/rbac.yaml grants exactly these).
+export interface WorkloadNames {
+  deployment: string;
+  service: string;
+  mysqlSecret: string;
+  pullSecret: string;
+  state: string;
+}
+
+export function workloadNames(app: string): WorkloadNames {
+  return {
+    deployment: app,
+    service: app,
+    mysqlSecret: `${app}-mysql`,
+    pullSecret: `${app}-registry`,
+    state: `${app}-deployer-state`,
+  };
+}
+
+export const MANAGED_BY = 'kubeflow-metadata-deployer';
+export const MYSQL_PASSWORD_KEY = 'MYSQL_ROOT_PASSWORD';
+
+export function ownedLabels(app: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': app, 'app.kubernetes.io/managed-by': MANAGED_BY };
+}

@@ -1,0 +1,75 @@
+// The local directory target (the embedded default): one YAML file per object,
+// `<dir>/<namespace>/<kind>-<name>.yaml`, so `kubectl apply -f <dir>/<namespace>`
+// reproduces the result on a cluster. A file's content hash stands in for the
+// resourceVersion (the files carry none, or `kubectl apply` would conflict).
+// Not modelled: writers in other processes (writes are serialised in-process only).
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
+import type { KubeObject } from '../domain/types.js';
+import { ConflictError } from '../errors.js';
+import { matchesDesired } from './compare.js';
+import type { ObjectKey, Target, WriteOutcome } from './port.js';
+
+export interface DirectoryTargetOptions {
+  path: string;
+  namespace: string;
+}
+
+const SECRET_MODE = 0o600;
+const FILE_MODE = 0o644;
+
+export function createDirectoryTarget(options: DirectoryTargetOptions): Target {
+  const folder = join(options.path, options.namespace);
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const fileOf = (key: ObjectKey): string => join(folder, `${key.kind.toLowerCase()}-${key.name}.yaml`);
+  const versionOf = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+  async function readText(file: string): Promise<string | undefined> {
+    try {
+      return await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
+  }
+
+  async function read(key: ObjectKey): Promise<KubeObject | undefined> {
+    const text = await readText(fileOf(key));
+    if (text === undefined) return undefined;
+    const object = parse(text) as KubeObject;
+    object.metadata.resourceVersion = versionOf(text);
+    return object;
+  }
+
+  /** Compare-and-swap on the file's content, serialised so two writes never interleave. */
+  async function writeSerialised(desired: KubeObject, live: KubeObject | undefined): Promise<WriteOutcome> {
+    const key = { kind: desired.kind, name: desired.metadata.name };
+    const file = fileOf(key);
+    const current = await readText(file);
+    const expected = live?.metadata.resourceVersion;
+    if ((current === undefined) !== (live === undefined) || (current !== undefined && versionOf(current) !== expected)) {
+      throw new ConflictError(`${desired.kind} ${options.namespace}/${key.name} changed since it was read`);
+    }
+    if (live && matchesDesired(desired, live)) return 'unchanged';
+    const { resourceVersion: _ignored, ...metadata } = desired.metadata;
+    const text = stringify({ ...desired, metadata: { ...metadata, namespace: options.namespace } });
+    await mkdir(folder, { recursive: true, mode: 0o755 });
+    const temporary = `${file}.${process.pid}.tmp`;
+    await writeFile(temporary, text, { mode: desired.kind === 'Secret' ? SECRET_MODE : FILE_MODE });
+    await rename(temporary, file); // atomic: a reader never sees half a file
+    return live ? 'patched' : 'created';
+  }
+
+  return {
+    description: `dir:${options.path}`,
+    read,
+    write(desired, live) {
+      const result = queue.then(() => writeSerialised(desired, live));
+      queue = result.catch(() => undefined);
+      return result;
+    },
+  };
+}
