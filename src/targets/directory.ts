@@ -55,7 +55,8 @@ export function createDirectoryTarget(options: DirectoryTargetOptions): Target {
     }
     if (live && matchesDesired(desired, live)) return 'unchanged';
     const { resourceVersion: _ignored, ...metadata } = desired.metadata;
-    const text = stringify({ ...desired, metadata: { ...metadata, namespace: options.namespace } });
+    // No YAML anchors: shared label objects would otherwise print as &a1 / *a1.
+    const text = stringify({ ...desired, metadata: { ...metadata, namespace: options.namespace } }, { aliasDuplicateObjects: false });
     await mkdir(folder, { recursive: true, mode: 0o755 });
     const temporary = `${file}.${process.pid}.tmp`;
     await writeFile(temporary, text, { mode: desired.kind === 'Secret' ? SECRET_MODE : FILE_MODE });

@@ -1,0 +1,220 @@
+// Distribution HTTP API v2, the one call the deployer needs: HEAD a manifest to
+// learn its digest. Auth: anonymous, Basic, or the Bearer token challenge.
+// Credentials and tokens never appear in an error message.
+import { FetchError } from '../errors.js';
+import type { RegistryCredentials } from '../domain/types.js';
+import { apiHost, DIGEST, type ImageRef } from '../image/reference.js';
+
+/** Without the OCI types in `Accept`, distribution answers 404 for OCI images. */
+export const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+];
+
+export interface ManifestRef extends Pick<ImageRef, 'registry' | 'repository'> {
+  /** A tag or a digest. */
+  reference: string;
+}
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+}
+export interface HeadManifestOptions {
+  credentials?: RegistryCredentials;
+  timeoutMs?: number;
+}
+export interface RegistryClient {
+  /** Throws RegistryError (a FetchError). */
+  headManifest(ref: ManifestRef, options?: HeadManifestOptions): Promise<ManifestHead>;
+}
+export interface RegistryClientOptions {
+  /** Per HTTP request. */
+  timeoutMs: number;
+  /** When a token response has no `expires_in`. */
+  tokenTtlSeconds: number;
+  now: () => number;
+  fetch: typeof fetch;
+}
+
+const defaults: RegistryClientOptions = {
+  timeoutMs: 5000,
+  tokenTtlSeconds: 60,
+  now: () => Date.now(),
+  fetch: (...args) => fetch(...args), // resolved per call, so tests can replace the global
+};
+/** Distribution notifies our own lookups as `pull` events; this names them in `request.useragent`. */
+export const USER_AGENT = 'kubeflow-metadata-deployer';
+const TAG = /^[\w][\w.-]{0,127}$/;
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+/** Docker Hub's registry sends its users to this documented token host. */
+const TRUSTED_REALMS: Record<string, string> = { 'registry-1.docker.io': 'auth.docker.io' };
+
+/** A FetchError that says whether trying again may help (404 right after a push, 5xx, network). */
+export class RegistryError extends FetchError {
+  readonly status?: number;
+  readonly retryable: boolean;
+  constructor(message: string, options: { status?: number; retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'RegistryError';
+    this.status = options.status;
+    this.retryable = options.retryable ?? false;
+  }
+}
+
+function hostnameOf(host: string): string {
+  return new URL(`http://${host}`).hostname.toLowerCase();
+}
+
+/** Plain http only on loopback, so tests can run a local registry and nothing else can downgrade. */
+export function baseUrl(host: string): string {
+  return `${LOOPBACK.has(hostnameOf(host)) ? 'http' : 'https'}://${host}`;
+}
+
+/** A realm gets Basic credentials only on the registry's own host (or Docker Hub's token host). */
+export function realmMayReceiveCredentials(registryHost: string, realm: URL): boolean {
+  const registry = hostnameOf(registryHost);
+  const realmHost = realm.hostname.toLowerCase();
+  return realmHost === registry || TRUSTED_REALMS[registry] === realmHost;
+}
+
+/** `Bearer realm="…",service="…",scope="…"` → its parameters; undefined for other schemes. */
+export function parseBearerChallenge(header: string | null): Record<string, string> | undefined {
+  const start = header?.search(/(^|[\s,])Bearer\s/i) ?? -1;
+  if (!header || start < 0) return undefined;
+  const params: Record<string, string> = {};
+  const param = /\s*,?\s*([A-Za-z_][\w-]*)=("((?:[^"\\]|\\.)*)"|[^\s,"]*)/y;
+  param.lastIndex = header.indexOf('Bearer', start) + 'Bearer'.length;
+  for (let match = param.exec(header); match; match = param.exec(header)) {
+    const [, key = '', raw = '', quoted] = match;
+    params[key.toLowerCase()] = quoted === undefined ? raw : quoted.replace(/\\(.)/g, '$1');
+  }
+  return params.realm ? params : undefined;
+}
+
+function basic(credentials: RegistryCredentials): string {
+  return `Basic ${Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64')}`;
+}
+
+export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}): RegistryClient {
+  const options = { ...defaults, ...opts };
+  const tokens = new Map<string, { token: string; expiresAt: number }>();
+
+  /** One request; network failures and timeouts become retryable RegistryErrors naming `what`. */
+  async function send(url: string | URL, init: { method: string; headers: Record<string, string> }, what: string, timeoutMs: number) {
+    try {
+      const headers = { 'user-agent': USER_AGENT, ...init.headers };
+      return await options.fetch(url, { ...init, headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    } catch (error) {
+      const err = error as Error & { cause?: { code?: string } };
+      const reason = err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.cause?.code ?? err.message);
+      throw new RegistryError(`${what} unreachable: ${reason}`, { retryable: true, cause: error });
+    }
+  }
+
+  function tokenKey(host: string, scope: string, credentials?: RegistryCredentials): string {
+    return `${host}\n${scope}\n${credentials?.username ?? ''}`;
+  }
+
+  function cachedToken(key: string): string | undefined {
+    const entry = tokens.get(key);
+    if (entry && options.now() < entry.expiresAt) return entry.token;
+    tokens.delete(key);
+    return undefined;
+  }
+
+  function checkedRealm(host: string, realm: string): URL {
+    let url: URL | undefined;
+    try {
+      url = new URL(realm);
+    } catch {}
+    const loopback = LOOPBACK.has(hostnameOf(host)) && LOOPBACK.has(url?.hostname ?? '');
+    if (url?.protocol === 'https:' || (url?.protocol === 'http:' && loopback)) return url;
+    throw new RegistryError(`registry ${host} sent a token realm that is not https; refusing to use it`);
+  }
+
+  /** The token challenge: GET the realm with service and scope, Basic only where it is safe. */
+  async function bearerToken(
+    host: string,
+    challenge: Record<string, string>,
+    credentials: RegistryCredentials | undefined,
+    timeoutMs: number,
+  ): Promise<string> {
+    const key = tokenKey(host, challenge.scope ?? '', credentials);
+    const cached = cachedToken(key);
+    if (cached) return cached;
+    const realm = checkedRealm(host, challenge.realm ?? '');
+    if (challenge.service) realm.searchParams.set('service', challenge.service);
+    if (challenge.scope) realm.searchParams.set('scope', challenge.scope);
+    const withCredentials = credentials !== undefined && realmMayReceiveCredentials(host, realm);
+    const headers: Record<string, string> = withCredentials ? { authorization: basic(credentials) } : {};
+    const response = await send(realm, { method: 'GET', headers }, `token service ${realm.host}`, timeoutMs);
+    const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    if (!response.ok) {
+      const who = withCredentials ? 'the credentials' : 'anonymous access';
+      const hint = response.status === 401 || response.status === 403 ? ': check KFM_REGISTRY_AUTH' : '';
+      const retryable = response.status >= 500 || response.status === 429;
+      const message = `token service ${realm.host} refused ${who} for ${host} (${response.status})${hint}`;
+      throw new RegistryError(message, { status: response.status, retryable });
+    }
+    const token = body?.token ?? body?.access_token;
+    if (typeof token !== 'string' || token === '') {
+      throw new RegistryError(`token service ${realm.host} answered without a token`);
+    }
+    const expiresIn = body?.expires_in;
+    const ttl = typeof expiresIn === 'number' && expiresIn > 0 ? expiresIn : options.tokenTtlSeconds;
+    tokens.set(key, { token, expiresAt: options.now() + ttl * 1000 });
+    return token;
+  }
+
+  /** A failed answer, with what the user can do about it. */
+  function failure(status: number, host: string, name: string, sentCredentials: boolean): RegistryError {
+    const at = `registry ${host}`;
+    const retryable = status === 404 || status === 429 || status >= 500;
+    let message = `${at} answered ${status} for ${name}`;
+    if (status === 401 && sentCredentials) message = `${at} answered 401 for ${name}: check KFM_REGISTRY_AUTH`;
+    else if (status === 401) message = `${at} requires credentials for ${name} (401): set them in KFM_REGISTRY_AUTH`;
+    else if (status === 403) message = `${at} denied access to ${name} (403): check KFM_REGISTRY_AUTH and the pull permission`;
+    else if (status === 404) message = `manifest ${name} not found in registry ${host}`;
+    else if (status >= 300 && status < 400) message = `${at} redirected the lookup of ${name} (${status}): not followed`;
+    return new RegistryError(message, { status, retryable });
+  }
+
+  async function headManifest(ref: ManifestRef, request: HeadManifestOptions = {}): Promise<ManifestHead> {
+    const { credentials, timeoutMs = options.timeoutMs } = request;
+    const host = apiHost(ref.registry);
+    const byDigest = DIGEST.test(ref.reference);
+    // The reference goes into the URL path: only a tag or a sha256 digest may.
+    if (!byDigest && !TAG.test(ref.reference)) {
+      throw new RegistryError(`"${ref.reference}" is neither a tag nor a sha256 digest`);
+    }
+    const name = `${ref.repository}${byDigest ? '@' : ':'}${ref.reference}`;
+    const url = `${baseUrl(host)}/v2/${ref.repository}/manifests/${ref.reference}`;
+    const head = (authorization?: string) => {
+      const headers = { accept: MANIFEST_TYPES.join(', '), ...(authorization && { authorization }) };
+      return send(url, { method: 'HEAD', headers }, `registry ${host}`, timeoutMs);
+    };
+    // Reuse a token from an earlier challenge for this repository, else start with Basic (or nothing).
+    const predicted = tokenKey(host, `repository:${ref.repository}:pull`, credentials);
+    const token = cachedToken(predicted);
+    let response = await head(token ? `Bearer ${token}` : credentials && basic(credentials));
+    const challenge = response.status === 401 ? parseBearerChallenge(response.headers.get('www-authenticate')) : undefined;
+    if (challenge) {
+      if (token) tokens.delete(predicted); // the registry no longer accepts it
+      response = await head(`Bearer ${await bearerToken(host, challenge, credentials, timeoutMs)}`);
+    }
+    if (!response.ok) throw failure(response.status, host, name, credentials !== undefined);
+    const digest = response.headers.get('docker-content-digest') ?? '';
+    if (!DIGEST.test(digest)) {
+      throw new RegistryError(`registry ${host} sent no valid Docker-Content-Digest for ${name}`);
+    }
+    const mediaType = (response.headers.get('content-type') ?? '').split(';')[0]?.trim() ?? '';
+    return { digest, mediaType };
+  }
+
+  return { headManifest };
+}
+
+/** A process-wide client, so tokens are shared by every lookup of a warm function. */
+export const registryClient: RegistryClient = createRegistryClient();

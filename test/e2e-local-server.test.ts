@@ -1,0 +1,130 @@
+// Issue 2's walk-through, over HTTP against the local server and the real
+// handlers, on the directory target (offline: the digest comes from the event).
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startLocalApp, type LocalApp } from './support/local-app.js';
+
+const SECRET = 'e2e-webhook-secret-0123456789';
+const MYSQL_PASSWORD = 'e2e-mysql-Pa55word';
+const digest = (c: string) => `sha256:${c.repeat(64)}`;
+const auth = { authorization: `Bearer ${SECRET}` };
+const DIST = 'application/vnd.docker.distribution.events.v1+json';
+
+function distribution(...events: object[]) {
+  return JSON.stringify({ events });
+}
+const manifestPush = (d: string, tag = 'v0.1.8', repository = 'kubeflow-images-public/metadata', timestamp = '2026-01-01T00:00:00Z') => ({
+  id: `id-${d.slice(7, 15)}`, timestamp, action: 'push',
+  target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 500, digest: d, repository, tag },
+  request: { id: 'r', host: 'registry.example:5000', method: 'PUT', useragent: 'test' },
+});
+
+let app: LocalApp;
+beforeAll(async () => {
+  app = await startLocalApp({ KFM_WEBHOOK_SECRET: SECRET, KFM_OFFLINE: 'true' });
+});
+afterAll(async () => { await app.stop(); });
+
+const post = (path: string, body: string, headers: Record<string, string> = {}) => app.request('POST', path, body, headers);
+const image = async () => (await app.object('Deployment', 'kubeflow-metadata'))?.spec.template.spec.containers[0].image;
+
+describe('the walking skeleton over HTTP', () => {
+  it('a config change with MySQL data, then a push: active, pinned by digest', async () => {
+    const config = await post('/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { ...auth, 'content-type': 'application/json' });
+    expect(config.status).toBe(200);
+    expect(config.json.status).toEqual({ state: 'blocked', message: 'unable to fetch resource: oci-image' });
+    const push = await post('/webhooks/registry/distribution', distribution(manifestPush(digest('1'))), { ...auth, 'content-type': DIST });
+    expect(push.status).toBe(200);
+    expect(push.json.status).toEqual({ state: 'active', message: '' });
+    expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('1')}`);
+    const service = await app.object('Service', 'kubeflow-metadata');
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+  });
+
+  it('a new digest for the tracked tag changes the image; the same push again writes nothing', async () => {
+    const body = distribution(manifestPush(digest('2'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-01-02T00:00:00Z'));
+    const first = await post('/webhooks/registry/distribution', body, { ...auth, 'content-type': DIST });
+    expect(first.status).toBe(200);
+    expect(first.json.changes).toEqual(expect.arrayContaining([{ kind: 'Deployment', name: 'kubeflow-metadata', outcome: 'patched' }]));
+    expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('2')}`);
+    const before = await app.fingerprint();
+    const again = await post('/webhooks/registry/distribution', body, { ...auth, 'content-type': DIST });
+    expect(again.status).toBe(202);
+    expect(again.json.ignored).toContain('already deployed');
+    expect(again.json.changes.every((c: { outcome: string }) => c.outcome === 'unchanged')).toBe(true);
+    expect(await app.fingerprint()).toBe(before);
+  });
+
+  it.each([
+    ['another repository', manifestPush(digest('3'), 'v0.1.8', 'someone/else')],
+    ['a pull', { ...manifestPush(digest('3')), action: 'pull' }],
+    ['a blob push', { ...manifestPush(digest('3')), target: { mediaType: 'application/octet-stream', size: 9, digest: digest('3'), repository: 'kubeflow-images-public/metadata' } }],
+    ['a tag outside the policy', manifestPush(digest('3'), 'v9.9.9')],
+    ['a push by digest', { ...manifestPush(digest('3')), target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 9, digest: digest('3'), repository: 'kubeflow-images-public/metadata' } }],
+  ])('%s is 202 and changes nothing', async (_name, event) => {
+    const before = await app.fingerprint();
+    const response = await post('/webhooks/registry/distribution', distribution(event), { ...auth, 'content-type': DIST });
+    expect(response.status).toBe(202);
+    expect(typeof response.json.ignored).toBe('string');
+    expect(await app.fingerprint()).toBe(before);
+    expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('2')}`);
+  });
+
+  it.each([
+    ['no secret', {}],
+    ['a wrong secret', { authorization: 'Bearer wrong-secret-0123456789' }],
+    ['a secret in the URL, where the route does not take it', {}],
+  ])('%s is 401 and changes nothing', async (name, headers) => {
+    const before = await app.fingerprint();
+    const path = name.includes('URL') ? `/webhooks/registry/distribution?token=${SECRET}` : '/webhooks/registry/distribution';
+    const response = await post(path, distribution(manifestPush(digest('4'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-02-01T00:00:00Z')), { ...headers, 'content-type': DIST });
+    expect(response.status).toBe(401);
+    expect(await app.fingerprint()).toBe(before);
+  });
+
+  it('a port change to 9090 leaves exactly one container port, 9090, and the Service on 9090', async () => {
+    const response = await post('/webhooks/config', JSON.stringify({ config: { port: 9090 } }), { ...auth, 'content-type': 'application/json' });
+    expect(response.status).toBe(200);
+    const deployment = await app.object('Deployment', 'kubeflow-metadata');
+    expect(deployment.spec.template.spec.containers[0].ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
+    expect(deployment.spec.template.spec.containers[0].command).toContain('--http_port=9090');
+    expect((await app.object('Service', 'kubeflow-metadata')).spec.ports).toEqual([{ name: 'http', port: 9090, targetPort: 'http', protocol: 'TCP' }]);
+  });
+
+  it('bad config bodies are 400 naming the field, and write nothing', async () => {
+    const before = await app.fingerprint();
+    for (const [body, field] of [['{"config":{"port":70000}}', 'config.port'], ['{"config":{"prot":1}}', 'config.prot'], ['{"config":', 'body']]) {
+      const response = await post('/webhooks/config', body!, { ...auth, 'content-type': 'application/json' });
+      expect(response.status).toBe(400);
+      expect(response.json.field).toBe(field);
+    }
+    expect(await app.fingerprint()).toBe(before);
+  });
+
+  it('refuses non-JSON, compressed and oversized bodies', async () => {
+    expect((await post('/webhooks/config', '{}', { ...auth, 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post('/webhooks/config', '{}', { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' })).status).toBe(415);
+    expect((await post('/webhooks/config', `{"x":"${'a'.repeat(1024 * 1024)}"}`, { ...auth, 'content-type': 'application/json' })).status).toBe(413);
+  });
+
+  it('GET /status shows status, flags, the pinned image and the config, and no secret', async () => {
+    const response = await app.request('GET', '/status', undefined, auth);
+    expect(response.status).toBe(200);
+    expect(response.json.status).toEqual({ state: 'active', message: '' });
+    expect(response.json.flags).toEqual(expect.arrayContaining(['charm.started', 'layer.docker-resource.oci-image.available', 'mysql.available']));
+    expect(response.json.resources['oci-image']).toMatchObject({ registryPath: `gcr.io/kubeflow-images-public/metadata@${digest('2')}`, digest: digest('2') });
+    expect(response.json.config).toEqual({ port: 9090, 'database-name': 'metadb' });
+    expect(response.text).not.toContain(MYSQL_PASSWORD);
+    expect((await app.request('GET', '/status')).status).toBe(401);
+  });
+
+  it('no password or webhook secret reached a log line, a response, the Deployment or the Service', async () => {
+    const logs = app.logs.join('');
+    expect(logs.length).toBeGreaterThan(0);
+    for (const secret of [MYSQL_PASSWORD, SECRET, Buffer.from(MYSQL_PASSWORD).toString('base64')]) {
+      expect(logs).not.toContain(secret);
+      expect(JSON.stringify(await app.object('Deployment', 'kubeflow-metadata'))).not.toContain(secret);
+      expect(JSON.stringify(await app.object('Service', 'kubeflow-metadata'))).not.toContain(secret);
+      expect(JSON.stringify(await app.object('ConfigMap', 'kubeflow-metadata-deployer-state'))).not.toContain(secret);
+    }
+  });
+});

@@ -1,0 +1,65 @@
+// Starts the real handlers behind the local HTTP server on a free loopback
+// port, with the given settings, and captures everything they log.
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { startLocalServer } from '../../src/local/server.js';
+
+export interface LocalApp {
+  url: string;
+  dir: string;
+  logs: string[];
+  request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string }>;
+  object(kind: string, name: string): Promise<any | undefined>;
+  /** Every stored file's name and mtime, to prove a request wrote nothing. */
+  fingerprint(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+/** Env is read when the handlers are first imported: one app per test file. */
+export async function startLocalApp(env: Record<string, string>): Promise<LocalApp> {
+  const dir = await mkdtemp(join(tmpdir(), 'kfm-app-'));
+  Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, ...env });
+  const logs: string[] = [];
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    logs.push(String(chunk));
+    return true;
+  }) as typeof process.stdout.write;
+  // One at a time: jest's ESM loader fails parallel first imports of a shared module.
+  const push = await import('../../handlers/push.js');
+  const config = await import('../../handlers/config.js');
+  const status = await import('../../handlers/status.js');
+  const server = await startLocalServer({ push: push.handler, config: config.handler, status: status.handler });
+  const folder = join(dir, process.env.KFM_NAMESPACE ?? 'kubeflow');
+  return {
+    url: server.url,
+    dir,
+    logs,
+    async request(method, path, body, headers = {}) {
+      const response = await fetch(`${server.url}${path}`, { method, body, headers });
+      const text = await response.text();
+      let json: unknown;
+      try { json = JSON.parse(text); } catch { json = undefined; }
+      return { status: response.status, json, text };
+    },
+    async object(kind, name) {
+      try {
+        return parse(await readFile(join(folder, `${kind.toLowerCase()}-${name}.yaml`), 'utf8'));
+      } catch {
+        return undefined;
+      }
+    },
+    async fingerprint() {
+      const files = await readdir(folder).catch(() => [] as string[]);
+      const stamps = await Promise.all(files.sort().map(async (file) => `${file}@${(await stat(join(folder, file))).mtimeMs}`));
+      return stamps.join('\n');
+    },
+    async stop() {
+      await server.stop();
+      process.stdout.write = write;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
