@@ -1,0 +1,68 @@
+// CNCF distribution (registry:2) notifications: `{"events":[...]}`, batched, with
+// every blob upload and every read notified too. Only manifest pushes matter.
+// The body format is the same for the v1+json and v2+json content types.
+import { z } from 'zod';
+import type { ParsedPushes, PushEvent } from '../../domain/types.js';
+import { digest, isoTime, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
+
+const MANIFEST_TYPES = new Set([
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+export const distributionEnvelopeSchema = z.object({ events: z.array(z.unknown()) });
+
+/** Read first, so pulls and deletes are ignored without validating the rest. */
+export const distributionActionSchema = z.object({ action: z.string().min(1).max(64) });
+
+export const distributionPushSchema = z.object({
+  timestamp: isoTime.optional(),
+  target: z.object({
+    mediaType: z.string().max(255).optional(),
+    repository,
+    // Push by digest has no tag; an empty one is read the same way.
+    tag: tagOrEmpty.optional(),
+    digest: digest.optional(),
+  }),
+});
+
+type DistributionPush = z.output<typeof distributionPushSchema>;
+
+/** Why a push is not a manifest push, or undefined when it is one. */
+function notAManifest(target: DistributionPush['target']): string | undefined {
+  if (target.mediaType === undefined) {
+    // Old registries omit mediaType; a tag can only be set by a manifest push.
+    return target.tag === undefined ? 'push without media type or tag' : undefined;
+  }
+  const type = (target.mediaType.split(';')[0] ?? '').trim().toLowerCase();
+  if (MANIFEST_TYPES.has(type)) return undefined;
+  return /manifest|index/.test(type) ? `unsupported manifest type (${type})` : `blob push (${type})`;
+}
+
+export function parseDistribution(body: unknown, _headers: Record<string, string | undefined> = {}): ParsedPushes {
+  const { events: raw } = parseBody(distributionEnvelopeSchema, body);
+  const events: PushEvent[] = [];
+  const ignored: string[] = [];
+  raw.forEach((item, index) => {
+    const at = ['events', index] as const;
+    const { action } = parseAt(distributionActionSchema, item, at);
+    if (action !== 'push') {
+      ignored.push(`events[${index}]: ${action}`);
+      return;
+    }
+    const { timestamp, target } = parseAt(distributionPushSchema, item, at);
+    const reason = notAManifest(target);
+    if (reason !== undefined) {
+      ignored.push(`events[${index}]: ${reason}`);
+      return;
+    }
+    requireTagOrDigest(target, `events[${index}].target.digest`);
+    // No `registry`: request.host and target.url are whatever the pushing client sent.
+    events.push(
+      pushEvent({ provider: 'distribution', repository: target.repository, tag: target.tag, digest: target.digest, pushedAt: timestamp }),
+    );
+  });
+  return { events, ignored };
+}

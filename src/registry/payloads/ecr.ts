@@ -1,0 +1,45 @@
+// AWS ECR has no webhooks: the EventBridge rule (`source: aws.ecr`,
+// `detail-type: ECR Image Action`) invokes the push function with the event.
+// One event per image action; untagged pushes have no `image-tag`.
+import { z } from 'zod';
+import type { ParsedPushes } from '../../domain/types.js';
+import { digest, isoTime, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
+
+/** Read first: failed pushes and deletes are ignored whatever else they carry. */
+export const ecrOutcomeSchema = z.object({
+  source: z.literal('aws.ecr'),
+  'detail-type': z.literal('ECR Image Action'),
+  detail: z.object({ result: z.string().max(64), 'action-type': z.string().max(64) }),
+});
+
+export const ecrPushSchema = z.object({
+  account: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id'),
+  region: z.string().regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region'),
+  time: isoTime.optional(),
+  detail: z.object({
+    'repository-name': repository,
+    'image-digest': digest.optional(),
+    'image-tag': tagOrEmpty.optional(),
+  }),
+});
+
+export function parseEcrEvent(event: unknown): ParsedPushes {
+  const { detail: outcome } = parseBody(ecrOutcomeSchema, event);
+  if (outcome.result !== 'SUCCESS') return { events: [], ignored: [`ecr: result ${outcome.result}`] };
+  if (outcome['action-type'] !== 'PUSH') return { events: [], ignored: [`ecr: action-type ${outcome['action-type']}`] };
+  const { account, region, time, detail } = parseBody(ecrPushSchema, event);
+  const push = { tag: detail['image-tag'], digest: detail['image-digest'] };
+  requireTagOrDigest(push, 'detail.image-digest');
+  return {
+    events: [
+      pushEvent({
+        provider: 'ecr',
+        registry: `${account}.dkr.ecr.${region}.amazonaws.com`,
+        repository: detail['repository-name'],
+        ...push,
+        pushedAt: time,
+      }),
+    ],
+    ignored: [],
+  };
+}

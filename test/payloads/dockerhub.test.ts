@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { HttpError } from '../../src/errors.js';
+import { parseDockerhub } from '../../src/registry/payloads/dockerhub.js';
+
+const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-dockerhub.json', import.meta.url), 'utf8')) as {
+  queryStringParameters: Record<string, string>;
+  headers: Record<string, string>;
+  body: string;
+};
+type Body = { push_data: Record<string, unknown>; repository: Record<string, unknown> };
+const sample = JSON.parse(sampleEvent.body) as Body;
+const with_ = (push: Record<string, unknown>, repo: Record<string, unknown> = {}): Body => ({
+  ...sample,
+  push_data: { ...sample.push_data, ...push },
+  repository: { ...sample.repository, ...repo },
+});
+
+function failure(run: () => unknown): HttpError {
+  try {
+    run();
+  } catch (error) {
+    if (error instanceof HttpError) return error;
+    throw error;
+  }
+  throw new Error('expected an HttpError');
+}
+
+describe('parseDockerhub', () => {
+  it('normalises the sample (no digest; registry docker.io; unix seconds to ISO)', () => {
+    expect(parseDockerhub(sample)).toStrictEqual({
+      events: [
+        {
+          provider: 'dockerhub',
+          registry: 'docker.io',
+          repository: 'kubeflowimages/metadata',
+          tag: 'v0.1.9',
+          pushedAt: '2026-01-01T12:00:00.000Z',
+        },
+      ],
+      ignored: [],
+    });
+  });
+
+  it('sample authenticates with ?token= (Docker Hub cannot send headers)', () => {
+    expect(sampleEvent.queryStringParameters.token).toBe('local-dev-secret-0123456789');
+    expect(sampleEvent.headers).not.toHaveProperty('authorization');
+  });
+
+  it('leaves an official image name as given and accepts a fractional pushed_at', () => {
+    expect(parseDockerhub(with_({ pushed_at: 1767268800.4 }, { repo_name: 'ubuntu' })).events).toStrictEqual([
+      { provider: 'dockerhub', registry: 'docker.io', repository: 'ubuntu', tag: 'v0.1.9', pushedAt: '2026-01-01T12:00:00.400Z' },
+    ]);
+  });
+
+  it('omits pushedAt when the payload has no time', () => {
+    const { pushed_at: _, ...push } = sample.push_data;
+    expect(parseDockerhub({ ...sample, push_data: push }).events[0]).not.toHaveProperty('pushedAt');
+  });
+
+  it.each([
+    ['a missing tag', with_({ tag: undefined }), 'push_data.tag'],
+    ['an empty tag', with_({ tag: '' }), 'push_data.tag'],
+    ['a numeric tag', with_({ tag: 1 }), 'push_data.tag'],
+    ['a string pushed_at', with_({ pushed_at: '1767268800' }), 'push_data.pushed_at'],
+    ['a negative pushed_at', with_({ pushed_at: -1 }), 'push_data.pushed_at'],
+    ['a pushed_at past year 9999', with_({ pushed_at: 1e15 }), 'push_data.pushed_at'],
+    ['a missing repo_name', with_({}, { repo_name: undefined }), 'repository.repo_name'],
+    ['a repo_name over 255 chars', with_({}, { repo_name: `a/${'b'.repeat(254)}` }), 'repository.repo_name'],
+    ['a repo_name with spaces', with_({}, { repo_name: 'acme/meta data' }), 'repository.repo_name'],
+    ['no push_data', { repository: sample.repository }, 'push_data'],
+  ])('rejects %s with a 400 naming the field', (_, body, field) => {
+    const error = failure(() => parseDockerhub(body));
+    expect(error.statusCode).toBe(400);
+    expect(error.field).toBe(field);
+  });
+
+  it.each([null, [sample], 'x'])('rejects a body that is not an object (%p)', (body) => {
+    expect(failure(() => parseDockerhub(body))).toMatchObject({ statusCode: 400, field: 'body' });
+  });
+});
