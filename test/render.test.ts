@@ -16,18 +16,19 @@ const spec = (authenticated: boolean): PodSpec => ({
   mysql: { host: 'mysql.db', port: 3307, user: 'root', password: PASSWORD },
   mysqlRevision: 2,
 });
+const all = (authenticated: boolean) => ({ podSpec: spec(authenticated), mysqlPassword: PASSWORD, registryCredentials: spec(authenticated).credentials });
 const options = { app: 'kubeflow-metadata', namespace: 'kubeflow', names: workloadNames('kubeflow-metadata'), image: { registry: 'registry.example:5000' } };
 
 describe('renderWorkload', () => {
   it('renders Secrets first, then the Service, then the Deployment', () => {
-    expect(renderWorkload(spec(true), options).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+    expect(renderWorkload(all(true), options).map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       'Secret/kubeflow-metadata-mysql', 'Secret/kubeflow-metadata-registry', 'Service/kubeflow-metadata', 'Deployment/kubeflow-metadata',
     ]);
-    expect(renderWorkload(spec(false), options).map((o) => o.kind)).toEqual(['Secret', 'Service', 'Deployment']);
+    expect(renderWorkload(all(false), options).map((o) => o.kind)).toEqual(['Secret', 'Service', 'Deployment']);
   });
 
   it('renders the charm’s container with the password only by reference', () => {
-    const deployment = renderWorkload(spec(true), options).find((o) => o.kind === 'Deployment')!;
+    const deployment = renderWorkload(all(true), options).find((o) => o.kind === 'Deployment')!;
     const pod = (deployment.spec as any).template.spec;
     expect(pod.containers).toHaveLength(1);
     const [container] = pod.containers;
@@ -48,17 +49,17 @@ describe('renderWorkload', () => {
   });
 
   it('omits imagePullSecrets for an anonymous image', () => {
-    const deployment = renderWorkload(spec(false), options).find((o) => o.kind === 'Deployment')!;
+    const deployment = renderWorkload(all(false), options).find((o) => o.kind === 'Deployment')!;
     expect((deployment.spec as any).template.spec.imagePullSecrets).toBeUndefined();
   });
 
   it('renders the Service port http → the configured port', () => {
-    const service = renderWorkload(spec(false), options).find((o) => o.kind === 'Service')!;
+    const service = renderWorkload(all(false), options).find((o) => o.kind === 'Service')!;
     expect((service.spec as any).ports).toEqual([{ name: 'http', port: 9090, targetPort: 'http', protocol: 'TCP' }]);
   });
 
   it('keeps the MySQL password in its Secret', () => {
-    const secret = renderWorkload(spec(false), options)[0]!;
+    const secret = renderWorkload(all(false), options)[0]!;
     expect(Buffer.from((secret.data as any).MYSQL_ROOT_PASSWORD, 'base64').toString()).toBe(PASSWORD);
   });
 });

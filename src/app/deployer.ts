@@ -8,12 +8,11 @@ import type { TagPolicy } from '../policy/tag-policy.js';
 import type { Logger } from '../log.js';
 import type { ResourceFetcher } from '../resource/port.js';
 import type { Target, WriteOutcome } from '../targets/port.js';
-import type { FetchOutcome, Hook, PodSpec } from '../charm/context.js';
+import type { FetchOutcome, Hook } from '../charm/context.js';
 import { plannedFetches } from '../charm/docker-resource.js';
 import { standingPodSpec, step } from '../charm/step.js';
 import { CONFIG_DEFAULTS, initialState, type CharmState } from '../charm/state.js';
-import { renderWorkload } from '../render/workload.js';
-import { renderMysqlSecret } from '../render/secrets.js';
+import { renderWorkload, type DesiredWorkload } from '../render/workload.js';
 import { workloadNames } from '../render/names.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
 import { renderStateObject } from './state-store.js';
@@ -67,7 +66,7 @@ async function writeAll(target: Target, objects: KubeObject[], snapshot: Snapsho
 
 export function createDeployer(deps: DeployerDeps) {
   const names = workloadNames(deps.app);
-  const render = (spec: PodSpec) => renderWorkload(spec, { app: deps.app, namespace: deps.namespace, names, image: deps.image });
+  const render = (desired: DesiredWorkload) => renderWorkload(desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image });
   /** Fetches of one event, shared by its recomputed attempts (never across events). */
   type FetchCache = Map<string, Promise<FetchOutcome>>;
 
@@ -113,8 +112,7 @@ export function createDeployer(deps: DeployerDeps) {
       live: snapshot.live,
       setStatus: deps.setStatus,
     });
-    const desired = result.podSpec ? render(result.podSpec) : result.mysqlPassword ? [mysqlSecret(result.mysqlPassword)] : [];
-    const changes = await writeAll(deps.target, desired, snapshot);
+    const changes = await writeAll(deps.target, render(result), snapshot);
     changes.push(...(await writeAll(deps.target, [stateObject(result.state)], snapshot)));
     return {
       status: result.status,
@@ -131,7 +129,7 @@ export function createDeployer(deps: DeployerDeps) {
   /** An ignored push still re-asserts the standing workload, so a lost race is repaired. */
   async function converge(snapshot: Snapshot, ignored: string[]): Promise<StepReport> {
     const spec = standingPodSpec(snapshot.state, snapshot.live);
-    const changes = spec ? await writeAll(deps.target, render(spec), snapshot) : [];
+    const changes = spec ? await writeAll(deps.target, render({ podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials }), snapshot) : [];
     const state = snapshot.state;
     return {
       status: state?.status ?? { state: 'maintenance', message: '' },
@@ -143,10 +141,6 @@ export function createDeployer(deps: DeployerDeps) {
       ignored,
       skipped: true,
     };
-  }
-
-  function mysqlSecret(password: string): KubeObject {
-    return renderMysqlSecret({ app: deps.app, namespace: deps.namespace, name: names.mysqlSecret, password });
   }
 
   function stateObject(state: CharmState): KubeObject {

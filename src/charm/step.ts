@@ -2,7 +2,7 @@
 // Like a Juju hook: inputs raise flags, the rules run to a fixpoint, and the
 // transient flags (hook, *.changed) are cleared afterwards.
 import { runToFixpoint } from '../reactive/engine.js';
-import type { Status } from '../domain/types.js';
+import type { RegistryCredentials, Status } from '../domain/types.js';
 import { flag, type PodSpec, type StepContext, type StepInputs } from './context.js';
 import { dockerResourceRules } from './docker-resource.js';
 import { charmRules, podSpecOf } from './metadata-charm.js';
@@ -31,9 +31,16 @@ export interface StepResult {
    * before the workload can start. Never reported.
    */
   mysqlPassword?: string;
+  /**
+   * The registry credentials as known after the step (fetched now, else those
+   * in the live pull Secret). The pull Secret stores them as soon as they are
+   * fetched, so a pod spec set by a later event never references a missing one.
+   */
+  registryCredentials?: RegistryCredentials;
 }
 
 const RULES = [...dockerResourceRules, ...charmRules];
+const IMAGE = 'oci-image';
 const SEVERITY: Status['state'][] = ['blocked', 'waiting', 'active'];
 
 function applyConfig(context: StepContext, firstStep: boolean): void {
@@ -106,6 +113,9 @@ export function step(previous: CharmState | undefined, inputs: StepInputs): Step
     podSpecSet: context.podSpec !== undefined,
     podSpec,
     mysqlPassword: context.flags.has(flag.mysqlAvailable) ? context.mysqlPassword : undefined,
+    registryCredentials: IMAGE in context.credentials
+      ? context.credentials[IMAGE]
+      : state.resources[IMAGE]?.authenticated ? inputs.live.registryCredentials : undefined,
   };
 }
 

@@ -1,7 +1,7 @@
 // The Deployment and Service the charm's pod spec described, rendered for
 // Kubernetes. Pure. No secret value ever appears here: the password reaches
 // the container through a secretKeyRef and the command names it `$(…)`.
-import type { KubeObject } from '../domain/types.js';
+import type { KubeObject, RegistryCredentials } from '../domain/types.js';
 import type { PodSpec } from '../charm/context.js';
 import { MYSQL_PASSWORD_KEY, ownedLabels, type WorkloadNames } from './names.js';
 import { renderMysqlSecret, renderPullSecret } from './secrets.js';
@@ -72,17 +72,27 @@ export function renderService(spec: PodSpec, options: RenderOptions): KubeObject
   };
 }
 
+export interface DesiredWorkload {
+  podSpec?: PodSpec;
+  mysqlPassword?: string;
+  registryCredentials?: RegistryCredentials;
+}
+
 /**
- * Every object of the workload, in the order they must be written: Secrets
- * before the Deployment that references them, so a failure part-way never
- * leaves pods pointing at a missing Secret.
+ * Every object to converge to, in the order they must be written: the Secrets
+ * (written as soon as their data is known: they store the relation's password
+ * and the fetched credentials) before the Deployment that references them, so
+ * a failure part-way never leaves pods pointing at a missing Secret.
  */
-export function renderWorkload(spec: PodSpec, options: RenderOptions): KubeObject[] {
+export function renderWorkload(desired: DesiredWorkload, options: RenderOptions): KubeObject[] {
   const common = { app: options.app, namespace: options.namespace };
-  const objects = [renderMysqlSecret({ ...common, name: options.names.mysqlSecret, password: spec.mysql.password })];
-  if (spec.image.authenticated && spec.credentials) {
-    objects.push(renderPullSecret({ ...common, name: options.names.pullSecret, registry: options.image.registry, credentials: spec.credentials }));
+  const objects: KubeObject[] = [];
+  if (desired.mysqlPassword !== undefined) {
+    objects.push(renderMysqlSecret({ ...common, name: options.names.mysqlSecret, password: desired.mysqlPassword }));
   }
-  objects.push(renderService(spec, options), renderDeployment(spec, options));
+  if (desired.registryCredentials) {
+    objects.push(renderPullSecret({ ...common, name: options.names.pullSecret, registry: options.image.registry, credentials: desired.registryCredentials }));
+  }
+  if (desired.podSpec) objects.push(renderService(desired.podSpec, options), renderDeployment(desired.podSpec, options));
   return objects;
 }

@@ -18,7 +18,7 @@ export interface LocalApp {
 }
 
 /** Env is read when the handlers are first imported: one app per test file. */
-export async function startLocalApp(env: Record<string, string>): Promise<LocalApp> {
+export async function startLocalApp(env: Record<string, string>, options: { port?: number } = {}): Promise<LocalApp> {
   const dir = await mkdtemp(join(tmpdir(), 'kfm-app-'));
   Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, ...env });
   const logs: string[] = [];
@@ -31,14 +31,14 @@ export async function startLocalApp(env: Record<string, string>): Promise<LocalA
   const push = await import('../../handlers/push.js');
   const config = await import('../../handlers/config.js');
   const status = await import('../../handlers/status.js');
-  const server = await startLocalServer({ push: push.handler, config: config.handler, status: status.handler });
+  const server = await startLocalServer({ push: push.handler, config: config.handler, status: status.handler }, { port: options.port ?? 0 });
   const folder = join(dir, process.env.KFM_NAMESPACE ?? 'kubeflow');
   return {
     url: server.url,
     dir,
     logs,
     async request(method, path, body, headers = {}) {
-      const response = await fetch(`${server.url}${path}`, { method, body, headers });
+      const response = await fetch(`${server.url}${path}`, { method, body: typeof body === "string" || body === undefined ? body : new Uint8Array(body), headers });
       const text = await response.text();
       let json: unknown;
       try { json = JSON.parse(text); } catch { json = undefined; }
