@@ -17,7 +17,7 @@ const spec = (authenticated: boolean): PodSpec => ({
   mysqlRevision: 2,
 });
 const all = (authenticated: boolean) => ({ podSpec: spec(authenticated), mysqlPassword: PASSWORD, registryCredentials: spec(authenticated).credentials });
-const options = { app: 'kubeflow-metadata', namespace: 'kubeflow', names: workloadNames('kubeflow-metadata'), image: { registry: 'registry.example:5000' } };
+const options = { generation: 7, app: 'kubeflow-metadata', namespace: 'kubeflow', names: workloadNames('kubeflow-metadata'), image: { registry: 'registry.example:5000' } };
 
 describe('renderWorkload', () => {
   it('renders Secrets first, then the Service, then the Deployment', () => {

@@ -13,7 +13,7 @@ import { plannedFetches } from '../charm/docker-resource.js';
 import { standingPodSpec, step } from '../charm/step.js';
 import { CONFIG_DEFAULTS, initialState, type CharmState } from '../charm/state.js';
 import { renderWorkload, type DesiredWorkload } from '../render/workload.js';
-import { workloadNames } from '../render/names.js';
+import { GENERATION_ANNOTATION, workloadNames } from '../render/names.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
 import { renderStateObject } from './state-store.js';
 import { selectPush } from './push-selection.js';
@@ -53,11 +53,20 @@ export interface StepReport {
   skipped: boolean;
 }
 
-/** Writes the objects in order, each against the live version it was computed from. */
+const generationOf = (object: KubeObject | undefined): number => Number(object?.metadata.annotations?.[GENERATION_ANNOTATION] ?? 0);
+
+/**
+ * Writes the objects in order, each against the live version it was computed
+ * from. An object stamped by a newer state generation means this snapshot is
+ * stale: recompute (the resourceVersion makes the check atomic with the write).
+ */
 async function writeAll(target: Target, objects: KubeObject[], snapshot: Snapshot): Promise<Change[]> {
   const changes: Change[] = [];
   for (const object of objects) {
     const live = snapshot.objects.get(objectKey(object.kind, object.metadata.name));
+    if (generationOf(live) > generationOf(object) && object.metadata.annotations?.[GENERATION_ANNOTATION] !== undefined) {
+      throw new ConflictError(`${object.kind} ${object.metadata.name} was written by a newer step`);
+    }
     const outcome = await target.write(object, live);
     changes.push({ kind: object.kind, name: object.metadata.name, outcome });
   }
@@ -66,7 +75,8 @@ async function writeAll(target: Target, objects: KubeObject[], snapshot: Snapsho
 
 export function createDeployer(deps: DeployerDeps) {
   const names = workloadNames(deps.app);
-  const render = (desired: DesiredWorkload) => renderWorkload(desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image });
+  const render = (desired: DesiredWorkload, generation: number) =>
+    renderWorkload(desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation });
   /** Fetches of one event, shared by its recomputed attempts (never across events). */
   type FetchCache = Map<string, Promise<FetchOutcome>>;
 
@@ -112,7 +122,7 @@ export function createDeployer(deps: DeployerDeps) {
       live: snapshot.live,
       setStatus: deps.setStatus,
     });
-    const changes = await writeAll(deps.target, render(result), snapshot);
+    const changes = await writeAll(deps.target, render(result, result.state.generation), snapshot);
     changes.push(...(await writeAll(deps.target, [stateObject(result.state)], snapshot)));
     return {
       status: result.status,
@@ -129,7 +139,7 @@ export function createDeployer(deps: DeployerDeps) {
   /** An ignored push still re-asserts the standing workload, so a lost race is repaired. */
   async function converge(snapshot: Snapshot, ignored: string[]): Promise<StepReport> {
     const spec = standingPodSpec(snapshot.state, snapshot.live);
-    const changes = spec ? await writeAll(deps.target, render({ podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials }), snapshot) : [];
+    const changes = spec ? await writeAll(deps.target, render({ podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials }, snapshot.state?.generation ?? 0), snapshot) : [];
     const state = snapshot.state;
     return {
       status: state?.status ?? { state: 'maintenance', message: '' },
@@ -148,7 +158,7 @@ export function createDeployer(deps: DeployerDeps) {
   }
 
   async function run(trigger: Trigger): Promise<StepReport> {
-    const maxAttempts = deps.maxAttempts ?? 8;
+    const maxAttempts = deps.maxAttempts ?? 30;
     const fetchCache: FetchCache = new Map();
     for (let attemptNumber = 1; ; attemptNumber += 1) {
       try {
@@ -157,6 +167,8 @@ export function createDeployer(deps: DeployerDeps) {
         if (!(error instanceof ConflictError)) throw error;
         deps.logger.info('write conflict: recomputing the step', { attempt: attemptNumber });
         if (attemptNumber >= maxAttempts) throw new TargetError(`gave up after ${maxAttempts} conflicting writes`, 409);
+        // Full jitter, so concurrent invocations that keep colliding spread out.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2000, 25 * 2 ** attemptNumber)));
       }
     }
   }

@@ -12,7 +12,8 @@ export function renderStateObject(state: CharmState, options: { app: string; nam
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: options.name, namespace: options.namespace, labels: ownedLabels(options.app) },
-    data: { [KEY]: stringify(state) },
+    // Parsed first so keys come in schema order: the same state is always the same text.
+    data: { [KEY]: stringify(charmStateSchema.parse(state)) },
   };
 }
 

@@ -44,6 +44,12 @@ export const charmStateSchema = z.object({
   /** Bumped when the MySQL relation changes, so pods restart with the new password. */
   mysqlRevision: z.int(),
   status: statusSchema,
+  /**
+   * Bumped whenever the state changes. The Deployment and Service carry it, and
+   * no write replaces an object stamped by a newer generation: a step computed
+   * from a stale snapshot can then never revert a newer step's workload.
+   */
+  generation: z.int().default(0),
 });
 
 export type ResourceInfo = z.infer<typeof resourceInfoSchema>;
@@ -59,5 +65,6 @@ export function initialState(): CharmState {
     config: { ...CONFIG_DEFAULTS },
     mysqlRevision: 0,
     status: { state: 'maintenance', message: '' },
+    generation: 0,
   };
 }

@@ -89,6 +89,14 @@ function finalStatus(statuses: Status[], previous: Status): Status {
   return statuses.at(-1) ?? previous;
 }
 
+/** JSON with sorted keys: equal states give equal text, whatever their key order or realm. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, item: unknown) =>
+    item && typeof item === 'object' && !Array.isArray(item)
+      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : item);
+}
+
 function isTransient(name: string): boolean {
   return name.startsWith('hook.') || name === flag.mysqlChanged || name.startsWith('config.changed') || name.endsWith('.changed');
 }
@@ -103,6 +111,9 @@ export function step(previous: CharmState | undefined, inputs: StepInputs): Step
   const flagsAtFixpoint = [...context.flags].sort();
   state.flags = [...context.flags].filter((name) => !isTransient(name)).sort();
   state.status = finalStatus(context.statuses, state.status);
+  const { generation: _previous, ...before } = previous ?? initialState();
+  const { generation: _current, ...after } = state;
+  if (canonical(before) !== canonical(after) || previous === undefined) state.generation = (previous?.generation ?? 0) + 1;
   const podSpec = context.flags.has(flag.started) ? (context.podSpec ?? podSpecOf(context)) : undefined;
   return {
     state,

@@ -23,3 +23,6 @@ export const MYSQL_PASSWORD_KEY = 'MYSQL_ROOT_PASSWORD';
 export function ownedLabels(app: string): Record<string, string> {
   return { 'app.kubernetes.io/name': app, 'app.kubernetes.io/managed-by': MANAGED_BY };
 }
+
+/** The state generation an object was rendered from (see CharmState.generation). */
+export const GENERATION_ANNOTATION = 'kubeflow-metadata-deployer/generation';

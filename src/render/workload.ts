@@ -3,11 +3,13 @@
 // the container through a secretKeyRef and the command names it `$(…)`.
 import type { KubeObject, RegistryCredentials } from '../domain/types.js';
 import type { PodSpec } from '../charm/context.js';
-import { MYSQL_PASSWORD_KEY, ownedLabels, type WorkloadNames } from './names.js';
+import { GENERATION_ANNOTATION, MYSQL_PASSWORD_KEY, ownedLabels, type WorkloadNames } from './names.js';
 import { renderMysqlSecret, renderPullSecret } from './secrets.js';
 import type { ImageRef } from '../image/reference.js';
 
 export interface RenderOptions {
+  /** The state generation this rendering belongs to, stamped on the Deployment and Service. */
+  generation: number;
   app: string;
   namespace: string;
   names: WorkloadNames;
@@ -16,6 +18,8 @@ export interface RenderOptions {
 
 const READINESS_PATH = '/api/v1alpha1/artifact_types';
 const REVISION_ANNOTATION = 'kubeflow-metadata-deployer/mysql-revision';
+
+const stamp = (options: RenderOptions) => ({ [GENERATION_ANNOTATION]: String(options.generation) });
 
 /** The server's command line, as the charm built it (the password by reference). */
 export function serverCommand(spec: PodSpec): string[] {
@@ -44,7 +48,7 @@ export function renderDeployment(spec: PodSpec, options: RenderOptions): KubeObj
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: options.names.deployment, namespace: options.namespace, labels },
+    metadata: { name: options.names.deployment, namespace: options.namespace, labels, annotations: stamp(options) },
     spec: {
       replicas: 1,
       selector: { matchLabels: selector },
@@ -64,7 +68,7 @@ export function renderService(spec: PodSpec, options: RenderOptions): KubeObject
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: options.names.service, namespace: options.namespace, labels: ownedLabels(options.app) },
+    metadata: { name: options.names.service, namespace: options.namespace, labels: ownedLabels(options.app), annotations: stamp(options) },
     spec: {
       selector: { 'app.kubernetes.io/name': options.app },
       ports: [{ name: 'http', port: spec.config.port, targetPort: 'http', protocol: 'TCP' }],

@@ -244,6 +244,11 @@ export async function startKubeDouble(options: { kubectl?: string; token?: strin
       patched = mergePatch(current, obj) as Obj;
     }
     if ((patched.metadata as Obj).name !== name || (patched.metadata as Obj).namespace !== namespace) return status(422, 'a patch cannot change metadata.name or metadata.namespace', details);
+    // Compare-and-swap at commit, as etcd does: another write may have landed while kubectl ran.
+    const latest = store.get(`${resource}/${namespace}/${name}`) as Obj | undefined;
+    if (!latest || (latest.metadata as Obj).resourceVersion !== (current.metadata as Obj).resourceVersion) {
+      return status(409, `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`, details);
+    }
     return [200, commit(resource, patched, current)];
   }
 
