@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseAcr } from '../../src/registry/payloads/acr.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-acr.json', import.meta.url), 'utf8')) as { body: string };
@@ -14,15 +14,6 @@ const withTarget = (target: Record<string, unknown>, top: Record<string, unknown
   target: { ...sample.target, ...target },
 });
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseAcr', () => {
   it('normalises the sample (registry from request.host)', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseDistribution } from '../../src/registry/payloads/distribution.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-distribution.json', import.meta.url), 'utf8')) as {
@@ -14,15 +14,6 @@ const SAMPLE_TAG = (sample.events[0]?.['target'] as { tag: string }).tag;
 const OTHER = `sha256:${'ab'.repeat(32)}`;
 const REPO = 'kubeflow-images-public/metadata';
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 const push = (target: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   action: 'push',

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseDockerhub } from '../../src/registry/payloads/dockerhub.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-dockerhub.json', import.meta.url), 'utf8')) as {
@@ -16,15 +16,6 @@ const with_ = (push: Record<string, unknown>, repo: Record<string, unknown> = {}
   repository: { ...sample.repository, ...repo },
 });
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseDockerhub', () => {
   it('normalises the sample (no digest; registry docker.io; unix seconds to ISO)', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseEcrEvent } from '../../src/registry/payloads/ecr.js';
 
 type EcrEvent = Record<string, unknown> & { detail: Record<string, unknown> };
@@ -12,15 +12,6 @@ const with_ = (detail: Record<string, unknown>, top: Record<string, unknown> = {
   detail: { ...sample.detail, ...detail },
 });
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseEcrEvent', () => {
   it('normalises the sample EventBridge event', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseGeneric } from '../../src/registry/payloads/generic.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-generic.json', import.meta.url), 'utf8')) as { body: string };
@@ -8,15 +8,6 @@ const sample = JSON.parse(sampleEvent.body) as Record<string, unknown>;
 const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
 const REPO = 'kubeflow-images-public/metadata';
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseGeneric', () => {
   it('normalises the sample', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseGhcr } from '../../src/registry/payloads/ghcr.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-ghcr.json', import.meta.url), 'utf8')) as {
@@ -32,15 +32,6 @@ function variant(fields: Record<string, unknown>, version: Record<string, unknow
   };
 }
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseGhcr', () => {
   it('normalises the sample registry_package event', () => {

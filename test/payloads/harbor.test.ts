@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseHarbor } from '../../src/registry/payloads/harbor.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-harbor.json', import.meta.url), 'utf8')) as { body: string };
@@ -15,15 +15,6 @@ const withResources = (resources: unknown[], top: Record<string, unknown> = {}):
   event_data: { ...sample.event_data, resources },
 });
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseHarbor', () => {
   it('normalises the sample', () => {

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { failure } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
-import { HttpError } from '../../src/errors.js';
 import { parseQuay } from '../../src/registry/payloads/quay.js';
 
 const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-quay.json', import.meta.url), 'utf8')) as {
@@ -16,15 +16,6 @@ const event = (tag: string, registry: string | null = 'quay.io') => ({
   tag,
 });
 
-function failure(run: () => unknown): HttpError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof HttpError) return error;
-    throw error;
-  }
-  throw new Error('expected an HttpError');
-}
 
 describe('parseQuay', () => {
   it('normalises the sample (no digest, no time; registry from docker_url)', () => {
