@@ -1,5 +1,5 @@
 // The push function: registry webhooks over HTTP (POST /webhooks/registry/{provider})
-// and ECR pushes from EventBridge. Wiring only.
+// ECR pushes from EventBridge, and the scheduled refresh. Wiring only.
 import type { Context } from 'aws-lambda';
 import { HttpError, notFound } from '../src/errors.js';
 import { createLogger } from '../src/log.js';
@@ -7,6 +7,7 @@ import { loadSettings } from '../src/settings/settings.js';
 import { lazyDeployer } from '../src/app/runtime.js';
 import { answerPushes, pushReport } from '../src/app/push-answer.js';
 import { httpStack } from '../src/http/stack.js';
+import { isScheduledEvent, refreshResource } from '../src/app/scheduled-refresh.js';
 import type { HttpEvent } from '../src/http/types.js';
 import { isEcrEvent, isWebhookProvider, parseEcrEvent, parsePushWebhook } from '../src/registry/payloads/index.js';
 
@@ -38,5 +39,11 @@ async function ecrPush(event: unknown, context: Context) {
   }
 }
 
+async function scheduledRefresh(context: Context) {
+  return refreshResource(await deployer(() => context.getRemainingTimeInMillis()), logger);
+}
+
 export const handler = (event: unknown, context: Context) =>
-  isEcrEvent(event) ? ecrPush(event, context) : webhook(event as HttpEvent, context);
+  isEcrEvent(event) ? ecrPush(event, context)
+    : isScheduledEvent(event) ? scheduledRefresh(context)
+      : webhook(event as HttpEvent, context);

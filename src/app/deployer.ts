@@ -31,7 +31,8 @@ export interface DeployerDeps {
 }
 
 export type Trigger =
-  | { hook: 'upgrade-charm'; pushes: PushEvent[] }
+  /** A resource update: registry pushes, or (without `pushes`) the scheduled refresh of the deployed tag. */
+  | { hook: 'upgrade-charm'; pushes?: PushEvent[] }
   | { hook: 'config-changed'; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null };
 
 export interface Change {
@@ -104,7 +105,7 @@ export function createDeployer(deps: DeployerDeps) {
     const hook: Hook = trigger.hook;
     let push: PushEvent | undefined;
     const ignored: string[] = [];
-    if (trigger.hook === 'upgrade-charm') {
+    if (trigger.hook === 'upgrade-charm' && trigger.pushes) {
       const selection = selectPush(trigger.pushes, deps.image, deps.tagPolicy, snapshot.state?.resources['oci-image']);
       ignored.push(...selection.ignored);
       if (!selection.chosen) return converge(snapshot, ignored);

@@ -4,6 +4,11 @@
 import { FetchError } from '../errors.js';
 import type { RegistryCredentials } from '../domain/types.js';
 import { apiHost, DIGEST, type ImageRef } from '../image/reference.js';
+import { isEcrHost } from '../resource/credentials/ecr.js';
+
+/** Where the credentials for a host come from, for error messages: ECR's from IAM, others' from KFM_REGISTRY_AUTH. */
+const credentialSource = (host: string): string =>
+  isEcrHost(host) ? "the function's IAM role (ecr:GetAuthorizationToken, ecr:BatchGetImage)" : 'KFM_REGISTRY_AUTH';
 
 /** Without the OCI types in `Accept`, distribution answers 404 for OCI images. */
 export const MANIFEST_TYPES = [
@@ -153,7 +158,7 @@ export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}):
     const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
     if (!response.ok) {
       const who = withCredentials ? 'the credentials' : 'anonymous access';
-      const hint = response.status === 401 || response.status === 403 ? ': check KFM_REGISTRY_AUTH' : '';
+      const hint = response.status === 401 || response.status === 403 ? `: check ${credentialSource(host)}` : '';
       const retryable = response.status >= 500 || response.status === 429;
       const message = `token service ${realm.host} refused ${who} for ${host} (${response.status})${hint}`;
       throw new RegistryError(message, { status: response.status, retryable });
@@ -173,9 +178,9 @@ export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}):
     const at = `registry ${host}`;
     const retryable = status === 404 || status === 429 || status >= 500;
     let message = `${at} answered ${status} for ${name}`;
-    if (status === 401 && sentCredentials) message = `${at} answered 401 for ${name}: check KFM_REGISTRY_AUTH`;
-    else if (status === 401) message = `${at} requires credentials for ${name} (401): set them in KFM_REGISTRY_AUTH`;
-    else if (status === 403) message = `${at} denied access to ${name} (403): check KFM_REGISTRY_AUTH and the pull permission`;
+    if (status === 401 && sentCredentials) message = `${at} answered 401 for ${name}: check ${credentialSource(host)}`;
+    else if (status === 401) message = `${at} requires credentials for ${name} (401): set them in ${credentialSource(host)}`;
+    else if (status === 403) message = `${at} denied access to ${name} (403): check ${credentialSource(host)} and the pull permission`;
     else if (status === 404) message = `manifest ${name} not found in registry ${host}`;
     else if (status >= 300 && status < 400) message = `${at} redirected the lookup of ${name} (${status}): not followed`;
     return new RegistryError(message, { status, retryable });
