@@ -1,7 +1,31 @@
 // esbuild settings shared by serverless-esbuild (serverless.yml) and scripts/build.mjs (the bench).
 // CommonJS with the .cjs extension: `invoke local` loads handlers with require, and Lambda treats a
 // bundled .js without its package.json as CommonJS. keepNames: readable stack traces.
-module.exports = {
+//
+// Lazy chunks. esbuild's `splitting` is ESM-only, so in cjs every dynamic import() is inlined: the
+// Kubernetes target (client-node, 3+ MB) and the ECR client were parsed by every cold start, even on
+// the directory target. The `lazyChunks` plugin below builds each of them into its own file beside the
+// handler (`kfm-kubernetes.cjs`, `kfm-aws-ecr.cjs`) and turns the import() into a require() of that
+// file, run only when the code path needs it. `src/errors.ts` becomes a shared `kfm-errors.cjs` that
+// every bundle and chunk requires: its classes are tested with instanceof across the chunk boundary
+// (ConflictError, TargetError), so there must be one copy. The other src modules a chunk shares with
+// the handler (compare.ts) are pure functions; duplicating them is harmless.
+// serverless-esbuild packages every file of its build folder except the other functions' bundles, so
+// each function's zip carries the chunks.
+const { build } = require('esbuild');
+const { mkdirSync, renameSync, writeFileSync } = require('node:fs');
+const { dirname, join, resolve, sep } = require('node:path');
+
+const root = __dirname;
+const ERRORS = join(root, 'src', 'errors.ts');
+/** import() specifier (from the importing file) → chunk file and its entry. */
+const CHUNKS = [
+  { specifier: '../targets/kubernetes/from-settings.js', importer: join('src', 'app', 'runtime.ts'), file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'from-settings.ts') },
+  { specifier: '@aws-sdk/client-ecr', importer: join('src', 'resource', 'credentials', 'ecr.ts'), file: 'kfm-aws-ecr.cjs', entry: '@aws-sdk/client-ecr' },
+];
+const SHARED = [{ path: ERRORS, file: 'kfm-errors.cjs' }];
+
+const base = {
   bundle: true,
   platform: 'node',
   target: 'node22',
@@ -13,3 +37,95 @@ module.exports = {
   // The ESM-only import.meta is unused by the bundled code; silence the cjs warning for dependencies.
   logOverride: { 'empty-import-meta': 'silent' },
 };
+
+const escape = (text) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+
+/** Imports that resolve to a shared module become a require() of its file. */
+function sharedModules() {
+  return {
+    name: 'kfm-shared-modules',
+    setup(b) {
+      b.onResolve({ filter: /errors\.js$/ }, async (args) => {
+        if (args.pluginData === 'kfm') return undefined;
+        const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'kfm' });
+        const shared = SHARED.find((s) => s.path === found.path);
+        return shared ? { path: `./${shared.file}`, external: true } : undefined;
+      });
+    },
+  };
+}
+
+/** Writes via a temporary file and a rename: concurrent handler builds may write the same chunk. */
+function writeAtomically(file, contents) {
+  mkdirSync(dirname(file), { recursive: true });
+  const temporary = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  writeFileSync(temporary, contents);
+  renameSync(temporary, file);
+}
+
+async function buildChunks(outdir, logLevel) {
+  const entries = [...CHUNKS.map((c) => ({ file: c.file, entry: c.entry })), ...SHARED.map((s) => ({ file: s.file, entry: s.path }))];
+  await Promise.all(entries.map(async ({ file, entry }) => {
+    const isShared = SHARED.some((s) => s.file === file);
+    const result = await build({
+      ...base,
+      absWorkingDir: root,
+      ...(entry.startsWith(root) ? { entryPoints: [entry] } : { stdin: { contents: `module.exports = require(${JSON.stringify(entry)});`, resolveDir: root, loader: 'js' } }),
+      outfile: join(outdir, file),
+      write: false,
+      logLevel,
+      plugins: isShared ? [] : [sharedModules(), withoutZodLocales()],
+    });
+    for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
+  }));
+}
+
+const pending = new Map();
+function lazyChunks() {
+  return {
+    name: 'kfm-lazy-chunks',
+    setup(b) {
+      const split = new Set();
+      for (const chunk of CHUNKS) {
+        b.onResolve({ filter: new RegExp(`^${escape(chunk.specifier)}$`) }, (args) => {
+          if (args.kind !== 'dynamic-import' || !args.importer.endsWith(sep + chunk.importer)) return undefined;
+          split.add(chunk);
+          return { path: chunk.file, namespace: 'kfm-chunk' };
+        });
+      }
+      // Evaluated on the first import(), not at load: the require() runs only on that code path.
+      b.onLoad({ filter: /.*/, namespace: 'kfm-chunk' }, (args) => ({ contents: `module.exports = require("./${args.path}");`, loader: 'js' }));
+      b.onResolve({ filter: /^\.\/kfm-[\w-]+\.cjs$/, namespace: 'kfm-chunk' }, (args) => ({ path: args.path, external: true }));
+      b.onEnd(async (result) => {
+        if (result.errors.length > 0) return;
+        // A renamed import() would silently put the chunk back into the bundle: say so.
+        const kubernetes = CHUNKS[0];
+        if (!split.has(kubernetes)) console.warn(`kfm-lazy-chunks: no import('${kubernetes.specifier}') in ${kubernetes.importer}: the Kubernetes target is not split out`);
+        const { outdir, outfile } = b.initialOptions;
+        const folder = resolve(root, outdir ?? dirname(outfile));
+        if (!pending.has(folder)) pending.set(folder, buildChunks(folder, b.initialOptions.logLevel ?? 'warning').finally(() => pending.delete(folder)));
+        await pending.get(folder);
+      });
+    },
+  };
+}
+
+/**
+ * zod's namespace object re-exports its ~50 message locales (`z.locales`, `z.core.locales`: 260 KB
+ * minified, 40% of a handler bundle), so a bundler cannot drop them. The code never uses them
+ * (English, the default, is imported by zod's schemas directly and stays): they are left out.
+ */
+function withoutZodLocales() {
+  return {
+    name: 'kfm-without-zod-locales',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+        if (!/[\\/]node_modules[\\/]zod[\\/]v4[\\/](classic|core|mini)[\\/]/.test(args.importer)) return undefined;
+        return { path: 'zod-locales', namespace: 'kfm-empty' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'kfm-empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+    },
+  };
+}
+
+module.exports = { ...base, plugins: [sharedModules(), withoutZodLocales(), lazyChunks()] };

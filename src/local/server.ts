@@ -58,6 +58,15 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
   return Buffer.concat(chunks);
 }
 
+function isDecodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The v2 event for a request; bodies that are not valid UTF-8 travel base64-encoded, as API Gateway sends them. */
 export function httpApiEvent(request: IncomingMessage, url: URL, route: Route, match: RegExpExecArray, body: Buffer) {
   const headers: Record<string, string> = {};
@@ -86,6 +95,8 @@ export async function startLocalServer(handlers: LocalHandlers, options: Partial
       const candidates = ROUTES.filter((route) => route.pattern.test(url.pathname));
       const route = candidates.find((candidate) => candidate.method === request.method);
       if (!route) return send(candidates.length ? 405 : 404, { error: candidates.length ? 'method not allowed' : 'no such route' });
+      // decodeURIComponent throws on `%zz` or a cut UTF-8 sequence: the caller's mistake, not a 500.
+      if (!isDecodable(url.pathname)) return send(400, { error: 'path: malformed percent-encoding' });
       const body = await readBody(request, settings.maxBodyBytes);
       if (!body) return send(413, { error: 'request body too large' });
       const event = httpApiEvent(request, url, route, route.pattern.exec(url.pathname)!, body);

@@ -1,0 +1,18 @@
+// One cold start: require a bundled handler and run one invocation (the event
+// comes as JSON in argv[3]). Exits 1 if the answer is not a 2xx, so a broken
+// bundle cannot pass for a fast one.
+const started = process.hrtime.bigint();
+const { handler } = require(process.argv[2]);
+const event = JSON.parse(process.argv[3]);
+const deadline = Date.now() + 30_000;
+const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => deadline - Date.now() };
+handler(event, context).then((result) => {
+  if (!(result && result.statusCode >= 200 && result.statusCode < 300)) {
+    process.stderr.write(`unexpected answer: ${JSON.stringify(result).slice(0, 300)}\n`);
+    process.exitCode = 1;
+  }
+  if (process.env.KFM_BENCH_VERBOSE) process.stderr.write(`require+invoke ${Number(process.hrtime.bigint() - started) / 1e6} ms\n`);
+}, (error) => {
+  process.stderr.write(`handler failed: ${error && error.stack}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,43 @@
+// The requests the bench sends: API Gateway HTTP API (v2) events for the cold
+// starts, and the bodies the local server receives for the latency runs.
+export const SECRET = 'bench-webhook-secret-0123456789';
+export const DIST_TYPE = 'application/vnd.docker.distribution.events.v1+json';
+export const REPOSITORY = 'kubeflow-images-public/metadata';
+export const TAG = 'v0.1.8';
+const EPOCH = Date.parse('2026-01-01T00:00:00Z');
+
+/** A distinct sha256 digest per number, so every push is a new image. */
+export const digestFor = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+
+/** A distribution notification for one manifest push; `n` orders the pushes in time. */
+export function distributionPush(n: number, digest = digestFor(n)): string {
+  return JSON.stringify({
+    events: [{
+      id: `bench-${n}`, timestamp: new Date(EPOCH + n * 1000).toISOString(), action: 'push',
+      target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 500, digest, repository: REPOSITORY, tag: TAG },
+      request: { id: `r-${n}`, host: 'registry.example:5000', method: 'PUT', useragent: 'bench' },
+    }],
+  });
+}
+
+export const configBody = (password = 'bench-mysql-password'): string =>
+  JSON.stringify({ config: { port: 8080 }, relations: { mysql: { host: 'mysql', port: 3306, password } } });
+
+export const pushHeaders = { authorization: `Bearer ${SECRET}`, 'content-type': DIST_TYPE };
+export const configHeaders = { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' };
+
+type Route = 'push' | 'config' | 'status';
+
+/** The v2 event API Gateway would send the function for one request of `route`. */
+export function httpEvent(route: Route, n: number): Record<string, unknown> {
+  const [method, path, body, headers, params] =
+    route === 'push' ? ['POST', '/webhooks/registry/distribution', distributionPush(n), pushHeaders, { provider: 'distribution' }]
+      : route === 'config' ? ['POST', '/webhooks/config', configBody(), configHeaders, {}]
+        : ['GET', '/status', undefined, { authorization: `Bearer ${SECRET}` }, {}];
+  const routeKey = route === 'push' ? 'POST /webhooks/registry/{provider}' : `${method} ${path}`;
+  return {
+    version: '2.0', routeKey, rawPath: path, rawQueryString: '', headers, queryStringParameters: {}, pathParameters: params,
+    requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' }, requestId: `bench-${n}`, routeKey, stage: '$default', timeEpoch: EPOCH },
+    body, isBase64Encoded: false,
+  };
+}

@@ -1,0 +1,110 @@
+// npm run bench: every figure of issue 5 in one run, next to its target.
+// Builds the bundles (scripts/build.mjs), then measures cold init, bundle
+// sizes, push→patch latency (directory target; Kubernetes double + real
+// registry), writes for duplicate deliveries, and ECR token calls. Misses are
+// printed as FAIL, but the exit code stays 0: the machines are noisy.
+// KFM_BENCH_RUNS (cold starts per handler, default 15), KFM_BENCH_PUSHES
+// (latency samples, default 200 dir / 100 kube) tune the run length.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { startKubeDouble } from '../test/support/kube-double.js';
+import { measureColdStarts, type ColdCase } from './cold-start.js';
+import { median, ms, percentile } from './stats.js';
+
+const root = join(import.meta.dirname, '..');
+const MB = 1024 * 1024;
+const HANDLERS = ['push', 'config', 'status'];
+const runs = Math.max(15, Number(process.env.KFM_BENCH_RUNS ?? 15));
+const pushes = Number(process.env.KFM_BENCH_PUSHES ?? 0);
+const DUPLICATES = 1000;
+
+interface Row { figure: string; measured: string; target: string; ok?: boolean }
+const rows: Row[] = [];
+const notes: string[] = [];
+const row = (figure: string, measured: string, target: string, ok?: boolean) => void rows.push({ figure, measured, target, ok });
+const step = (text: string) => process.stderr.write(`bench: ${text}\n`);
+
+function node(args: string[], what: string): string {
+  const run = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * MB, timeout: 600_000 });
+  if (run.status !== 0) throw new Error(`${what} failed (exit ${run.status}):\n${run.stderr}${run.error?.message ?? ''}`);
+  return run.stdout;
+}
+
+/** Runs a bench worker (TypeScript, via tsx) that writes its figures to a JSON file. */
+function worker<T>(script: string, args: string[]): T {
+  const dir = mkdtempSync(join(tmpdir(), 'kfm-bench-'));
+  try {
+    const out = join(dir, 'result.json');
+    node(['--no-warnings', '--import', 'tsx', join(root, 'bench', script), ...args.map((a) => (a === '<out>' ? out : a))], script);
+    return JSON.parse(readFileSync(out, 'utf8')) as T;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+step('building the bundles');
+const files = JSON.parse(node([join(root, 'scripts', 'build.mjs'), '--json'], 'build')) as Array<{ name: string; file: string; bytes: number }>;
+const bundles = Object.fromEntries(HANDLERS.map((name) => [name, join(root, 'dist', `${name}.cjs`)]));
+
+step(`cold starts: ${runs} rounds of node -e 0 / push / config / status (dir target), status (Kubernetes target)`);
+const double = await startKubeDouble();
+const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kfm-bench-kube-')), 'kubeconfig');
+writeFileSync(kubeconfig, double.kubeconfig());
+try {
+  const cases: ColdCase[] = HANDLERS.map((name) => ({ name, bundle: bundles[name]!, route: name as ColdCase['route'] }));
+  cases.push({ name: 'status, KFM_TARGET=kubernetes (double)', bundle: bundles.status!, route: 'status', env: { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig } });
+  for (const cold of await measureColdStarts(cases, runs)) {
+    const info = cold.name.includes('kubernetes');
+    const figure = `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`;
+    row(`cold init, ${cold.name} (median of ${runs}, ratio to node -e 0)`, figure, info ? '—' : '≤ 2.0×', info ? undefined : cold.ratio <= 2 && cold.failures.length === 0);
+    if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
+  }
+} finally {
+  await double.stop();
+  rmSync(dirname(kubeconfig), { recursive: true, force: true });
+}
+
+for (const { name, bytes } of files) {
+  const handler = HANDLERS.includes(name.replace(/\.cjs$/, ''));
+  const size = `${(bytes / 1024).toFixed(0)} KiB`;
+  if (handler) row(`bundle size, dist/${name}`, size, '≤ 1 MB', bytes <= MB);
+  else row(`lazy chunk, dist/${name} (loaded on use only)`, size, '—');
+}
+
+interface Latency {
+  totals: number[]; overheads: number[]; failures: string[];
+  duplicates: Record<'first' | 'again' | 'racing', { statuses: number[]; writes: number; deploymentWrites: number; logged?: number; loggedDeployment?: number }>;
+}
+for (const [mode, label, samples] of [['dir', 'directory target', pushes || 200], ['kube', 'Kubernetes double', pushes || 100]] as const) {
+  step(`push→patch latency, ${label}: ${samples} pushes, then ${DUPLICATES}×2 duplicate deliveries`);
+  const result = worker<Latency>('latency-worker.ts', [mode, '<out>', String(samples), String(DUPLICATES)]);
+  const { totals, overheads, failures, duplicates } = result;
+  const p = (values: number[]) => `p50 ${ms(median(values))} / p99 ${ms(percentile(values, 99))}`;
+  const fine = failures.length === 0 && totals.length === samples;
+  if (mode === 'kube') {
+    row(`push→patch, ${label}, end to end (incl. the double's kubectl patch)`, p(totals), '—');
+    row(`push→patch overhead, ${label} (minus time in the double + registry)`, p(overheads), 'p99 ≤ 50 ms', fine && percentile(overheads, 99) <= 50);
+  } else {
+    row(`push→patch, ${label} (offline)`, p(totals), 'p99 ≤ 50 ms', fine && percentile(totals, 99) <= 50);
+  }
+  if (failures.length) notes.push(`${label}: ${failures.length} pushes did not patch, first: ${failures[0]}`);
+  const { first, again, racing } = duplicates;
+  const log = (d: { logged?: number }) => (d.logged === undefined ? '' : `; write requests in the double's log, 409s included: ${d.logged}`);
+  row(`target writes, ${DUPLICATES} duplicate deliveries of an applied push, ${label}`, `${again.writes}${log(again)} (answers ${again.statuses.join('/')})`, '≤ 1', again.writes <= 1 && (again.logged ?? 0) <= 1);
+  row(`Deployment writes, ${DUPLICATES} racing first deliveries of one push, ${label}`, `${racing.deploymentWrites} (all objects: ${racing.writes}${log(racing)})`, '≤ 1', racing.deploymentWrites <= 1);
+  notes.push(`${label}: the push applied once wrote ${first.writes} objects (Deployment ${first.deploymentWrites}).`);
+}
+
+step(`ECR: ${DUPLICATES} EventBridge events, 10 at a time`);
+const ecr = worker<{ events: number; calls: number; lookups: number; unauthenticated: number; outcomes: Record<string, number> }>('ecr-worker.ts', ['<out>', String(DUPLICATES)]);
+row(`ECR GetAuthorizationToken calls, ${ecr.events} ECR events`, String(ecr.calls), '1', ecr.calls === 1 && ecr.unauthenticated === 0);
+notes.push(`ECR: ${ecr.lookups} manifest lookups (${ecr.unauthenticated} without the ECR password); outcomes ${JSON.stringify(ecr.outcomes)}.`);
+
+const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => [r.figure, r.measured, r.target][i]!.length), 8));
+const line = (cells: string[]) => cells.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join(' | ');
+console.log(line(['figure', 'measured', 'target', 'ok/FAIL']));
+console.log(widths.map((w) => '-'.repeat(w)).concat('-------').join('-|-'));
+for (const r of rows) console.log(line([r.figure, r.measured, r.target, r.ok === undefined ? 'info' : r.ok ? 'ok' : 'FAIL']));
+console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}; ${notes.length ? '\n- ' + notes.join('\n- ') : ''}`);

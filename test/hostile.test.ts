@@ -1,0 +1,115 @@
+// Hostile input: 500+ malformed or hostile requests (test/support/hostile-corpus.ts)
+// sent over HTTP to the local server and the real handlers, on a deployed
+// workload. Every one must get its exact 4xx (or 202 for an irrelevant push)
+// with an error naming the problem (and the field, for bodies), never a 5xx,
+// and write nothing; the server must still serve afterwards.
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { hostileCorpus, type HostileRequest } from './support/hostile-corpus.js';
+import { startLocalApp, type LocalApp } from './support/local-app.js';
+
+const SECRET = 'hostile-webhook-secret-0123456789';
+const DIGEST = `sha256:${'7'.repeat(64)}`;
+const IMAGE = `gcr.io/kubeflow-images-public/metadata@${DIGEST}`;
+const DIST = 'application/vnd.docker.distribution.events.v1+json';
+// Later than every sample event, so the samples are older than what runs.
+const APPLIED = JSON.stringify({
+  events: [{
+    id: 'hostile-setup', timestamp: '2030-01-01T00:00:00Z', action: 'push',
+    target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 500, digest: DIGEST, repository: 'kubeflow-images-public/metadata', tag: 'v0.1.8' },
+  }],
+});
+const REPLAY = { body: APPLIED, headers: { authorization: `Bearer ${SECRET}`, 'content-type': DIST } };
+const corpus = hostileCorpus(SECRET, REPLAY);
+const groups = new Map<string, HostileRequest[]>();
+for (const entry of corpus) {
+  const group = entry.expect.status === 202 ? '202 irrelevant or replayed' : String(entry.expect.status);
+  groups.set(group, [...(groups.get(group) ?? []), entry]);
+}
+
+let app: LocalApp;
+let fingerprint: string;
+
+/** Raw HTTP: exact headers (no added Content-Type), any method, bodies on GET, paths sent as written. */
+function send(entry: Pick<HostileRequest, 'method' | 'path' | 'headers' | 'body'>): Promise<{ status: number; text: string }> {
+  const url = new URL(app.url);
+  return new Promise((resolve, reject) => {
+    const headers = { ...entry.headers, ...(entry.body ? { 'content-length': String(entry.body.length) } : {}) };
+    const req = request({ host: url.hostname, port: url.port, method: entry.method, path: entry.path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error(`no answer to ${entry.method} ${entry.path.slice(0, 60)}`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      // The server may answer 413 and close before it has read an oversized body.
+      if (error.code === 'EPIPE' || error.code === 'ECONNRESET') return;
+      reject(error);
+    });
+    req.end(entry.body);
+  });
+}
+
+beforeAll(async () => {
+  app = await startLocalApp({ KFM_WEBHOOK_SECRET: SECRET, KFM_OFFLINE: 'true' });
+  const auth = { authorization: `Bearer ${SECRET}` };
+  const config = await app.request('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: 'hostile-mysql-password' } } }), { ...auth, 'content-type': 'application/json' });
+  expect(config.status).toBe(200);
+  const push = await app.request('POST', '/webhooks/registry/distribution', APPLIED, REPLAY.headers);
+  expect(push.status).toBe(200);
+  expect(push.json.status).toEqual({ state: 'active', message: '' });
+  fingerprint = await app.fingerprint();
+  expect(fingerprint.split('\n')).toHaveLength(4); // mysql Secret, Service, Deployment, state
+});
+afterAll(async () => {
+  await app?.stop();
+});
+
+describe('the corpus', () => {
+  it('has at least 500 requests, covering every route', () => {
+    expect(corpus.length).toBeGreaterThanOrEqual(500);
+    const paths = new Set(corpus.map((entry) => entry.path.split('?')[0]));
+    for (const path of ['/status', '/webhooks/config', ...['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic'].map((p) => `/webhooks/registry/${p}`)]) {
+      expect(paths.has(path)).toBe(true);
+    }
+    expect(new Set(corpus.map((entry) => entry.name)).size).toBe(corpus.length);
+  });
+});
+
+describe.each([...groups.entries()].map(([group, entries]) => ({ group, entries })))('answers $group', ({ entries }) => {
+  it.each(entries.map((entry) => [entry.name, entry] as const))('%s', async (_name, entry) => {
+    const answer = await send(entry);
+    let json: any;
+    try { json = JSON.parse(answer.text); } catch { json = undefined; }
+    // The body rides along so a wrong status shows what the server said.
+    expect({ status: answer.status, body: answer.text.slice(0, 300) }).toEqual({ status: entry.expect.status, body: answer.text.slice(0, 300) });
+    if (entry.expect.status === 202) {
+      expect(typeof json?.ignored).toBe('string');
+      expect(json.ignored.length).toBeGreaterThan(0);
+    } else {
+      expect(typeof json?.error).toBe('string');
+      if (entry.expect.error) expect(json.error).toMatch(entry.expect.error);
+      // `field` exactly when the body is at fault (every 400 but the malformed path).
+      expect(json.field).toBe(entry.expect.field);
+      if (entry.expect.field !== undefined) expect(json.error).toContain(entry.expect.field);
+    }
+    expect(await app.fingerprint()).toBe(fingerprint);
+  });
+});
+
+describe('afterwards', () => {
+  it('still serves: GET /status shows the workload as it was', async () => {
+    const status = await app.request('GET', '/status', undefined, { authorization: `Bearer ${SECRET}` });
+    expect(status.status).toBe(200);
+    expect(status.json.status).toEqual({ state: 'active', message: '' });
+    expect(status.json.resources['oci-image']).toMatchObject({ registryPath: IMAGE, digest: DIGEST });
+    expect((await app.object('Deployment', 'kubeflow-metadata')).spec.template.spec.containers[0].image).toBe(IMAGE);
+    expect(await app.fingerprint()).toBe(fingerprint);
+  });
+
+  it('no hostile request was logged as an unexpected failure', () => {
+    const unexpected = app.logs.filter((line) => line.includes('"unexpected failure"') || line.includes('"level":"error"'));
+    expect(unexpected).toEqual([]);
+  });
+});
