@@ -65,7 +65,8 @@ async function writeAll(target: Target, objects: KubeObject[], snapshot: Snapsho
   const changes: Change[] = [];
   for (const object of objects) {
     const live = snapshot.objects.get(objectKey(object.kind, object.metadata.name));
-    if (generationOf(live) > generationOf(object) && object.metadata.annotations?.[GENERATION_ANNOTATION] !== undefined) {
+    const stamped = object.metadata.annotations?.[GENERATION_ANNOTATION] !== undefined;
+    if (stamped && generationOf(live) > generationOf(object)) {
       throw new ConflictError(`${object.kind} ${object.metadata.name} was written by a newer step`);
     }
     const outcome = await target.write(object, live);
@@ -139,9 +140,10 @@ export function createDeployer(deps: DeployerDeps) {
 
   /** An ignored push still re-asserts the standing workload, so a lost race is repaired. */
   async function converge(snapshot: Snapshot, ignored: string[]): Promise<StepReport> {
-    const spec = standingPodSpec(snapshot.state, snapshot.live);
-    const changes = spec ? await writeAll(deps.target, render({ podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials }, snapshot.state?.generation ?? 0), snapshot) : [];
     const state = snapshot.state;
+    const spec = standingPodSpec(state, snapshot.live);
+    const desired = spec ? { podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials } : {};
+    const changes = await writeAll(deps.target, render(desired, state?.generation ?? 0), snapshot);
     return {
       status: state?.status ?? { state: 'maintenance', message: '' },
       statusHistory: [],
