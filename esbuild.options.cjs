@@ -20,7 +20,7 @@ const root = __dirname;
 const ERRORS = join(root, 'src', 'errors.ts');
 /** import() specifier (from the importing file) → chunk file and its entry. */
 const CHUNKS = [
-  { specifier: '../targets/kubernetes/from-settings.js', importer: join('src', 'app', 'runtime.ts'), file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'from-settings.ts') },
+  { specifier: '../targets/kubernetes/from-settings.js', importer: join('src', 'app', 'runtime.ts'), file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'from-settings.ts'), plugins: () => [kubeConfigOnly()] },
   { specifier: '@aws-sdk/client-ecr', importer: join('src', 'resource', 'credentials', 'ecr.ts'), file: 'kfm-aws-ecr.cjs', entry: '@aws-sdk/client-ecr' },
 ];
 const SHARED = [{ path: ERRORS, file: 'kfm-errors.cjs' }];
@@ -74,7 +74,7 @@ async function buildChunks(outdir, logLevel) {
       outfile: join(outdir, file),
       write: false,
       logLevel,
-      plugins: isShared ? [] : [sharedModules(), withoutZodLocales()],
+      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), ...(CHUNKS.find((c) => c.file === file)?.plugins?.() ?? [])],
     });
     for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
   }));
@@ -106,6 +106,31 @@ function lazyChunks() {
         if (!pending.has(folder)) pending.set(folder, buildChunks(folder, b.initialOptions.logLevel ?? 'warning').finally(() => pending.delete(folder)));
         await pending.get(folder);
       });
+    },
+  };
+}
+
+/**
+ * The Kubernetes target uses client-node's KubeConfig only (src/targets/kubernetes/transport.ts), but
+ * its config module imports the generated API's index for makeApiClient (every model class: 350 KB
+ * minified, kept because their static fields count as side effects) and node-fetch for the Headers of
+ * applyToFetchOptions (whatwg-url and tr46's Unicode tables: 280 KB). Neither method is called: the
+ * first becomes a stub that says so, the second gets Node's own Headers.
+ */
+function kubeConfigOnly() {
+  const config = /[\\/]node_modules[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/;
+  const stubs = {
+    './gen/index.js': 'const missing = () => { throw new Error("client-node API classes are not bundled: use KubeConfig and plain requests"); };\n'
+      + 'export const createConfiguration = missing;\nexport class ServerConfiguration { constructor() { missing(); } }',
+    // Looked up on use: reading globalThis.Headers loads Node's fetch (undici), 6 ms at cold start.
+    'node-fetch': 'export class Headers { constructor(init) { return new globalThis.Headers(init); } }',
+  };
+  return {
+    name: 'kfm-kube-config-only',
+    setup(b) {
+      b.onResolve({ filter: /^(\.\/gen\/index\.js|node-fetch)$/ }, (args) =>
+        (config.test(args.importer) ? { path: args.path, namespace: 'kfm-kube-stub' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'kfm-kube-stub' }, (args) => ({ contents: stubs[args.path], loader: 'js' }));
     },
   };
 }

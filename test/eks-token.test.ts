@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { TargetError } from '../src/errors.js';
 import { createKubeConfig, EKS_TOKEN_REFRESH_MS } from '../src/targets/kubernetes/connection.js';
 import { createEksToken } from '../src/targets/kubernetes/eks-token.js';
+import { requestOptions } from '../src/targets/kubernetes/transport.js';
 
 const credentials = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY' };
 const now = new Date('2024-01-02T03:04:05Z');
@@ -74,9 +75,10 @@ test('China regions sign for the amazonaws.com.cn STS host', async () => {
 });
 
 describe('createKubeConfig', () => {
+  // The headers the Kubernetes target's transport sends.
   const authorization = async (kc: Awaited<ReturnType<typeof createKubeConfig>>) => {
-    const init = await kc.applyToFetchOptions({});
-    return (init.headers as unknown as Headers).get('authorization') ?? ''; // client-node builds a global Headers
+    const { headers } = await requestOptions(kc, { method: 'GET' });
+    return (headers as Record<string, string>).Authorization ?? '';
   };
 
   test('EKS: endpoint and CA from DescribeCluster when not configured; token refreshed after 10 minutes', async () => {
@@ -94,6 +96,7 @@ describe('createKubeConfig', () => {
     });
     expect(described).toEqual(['kubeflow@us-west-2']);
     expect(kc.getCurrentCluster()).toMatchObject({ server: 'https://ABC.gr7.us-west-2.eks.amazonaws.com', skipTLSVerify: false });
+    expect(String((await requestOptions(kc, { method: 'GET' })).ca)).toBe('pem'); // TLS verified against the cluster CA
     const first = await authorization(kc);
     expect(first).toMatch(/^Bearer k8s-aws-v1\./);
     const url = decode(first.slice('Bearer '.length));

@@ -1,10 +1,14 @@
-// The Kubernetes target through client-node against the API server double
-// (strategic merge patch applied by kubectl's own code, resourceVersion 409s,
-// injected faults). Retries are fast here; their policy is what is tested.
-import { KubeConfig } from '@kubernetes/client-node';
+// The Kubernetes target (client-node's KubeConfig, plain REST) against the API
+// server double (strategic merge patch applied by kubectl's own code,
+// resourceVersion 409s, injected faults). Retries are fast here; their policy is
+// what is tested. The TLS and credential options come from KubeConfig: checked
+// on the options the transport hands to node:https.
+import { Agent } from 'node:https';
+import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubeObject } from '../src/domain/types.js';
 import { ConflictError, TargetError } from '../src/errors.js';
 import { createKubernetesTarget, type KubernetesTargetOptions } from '../src/targets/kubernetes/target.js';
+import { requestOptions } from '../src/targets/kubernetes/transport.js';
 import type { Target } from '../src/targets/port.js';
 import { startKubeDouble, type KubeDouble } from './support/kube-double.js';
 
@@ -84,6 +88,8 @@ test('creates each kind when absent; a second write of the same objects sends no
   }
   const creates = double.requests.filter((r) => r.method === 'POST');
   expect(creates.map((r) => r.contentType)).toEqual(Array(4).fill('application/json'));
+  expect(creates.map((r) => `${r.path}`)).toEqual(['secrets', 'deployments', 'services', 'configmaps']
+    .map((resource) => `/${resource === 'deployments' ? 'apis/apps' : 'api'}/v1/namespaces/${NS}/${resource}`));
   expect(creates[1]?.body).toEqual(deployment(8080)); // sent verbatim, not through client-node's models
 
   const mark = double.requests.length;
@@ -200,6 +206,39 @@ test('connection refused: retried, then a TargetError', async () => {
     await double.resume();
   }
   expect(await target.read({ kind: 'Deployment', name: 'kubeflow-metadata' })).toBeDefined();
+});
+
+describe('request options from the kubeconfig', () => {
+  const PEM = (what: string) => `-----BEGIN ${what}-----\nMIIB${what.length}\n-----END ${what}-----\n`;
+  const kubeconfig = (user: string, cluster = `certificate-authority-data: ${b64(PEM('CERTIFICATE'))}`) => [
+    'apiVersion: v1', 'kind: Config', 'current-context: c',
+    `clusters: [{name: c, cluster: {server: "https://k.example:6443", ${cluster}}}]`,
+    `users: [{name: u, user: {${user}}}]`, 'contexts: [{name: c, context: {cluster: c, user: u}}]',
+  ].join('\n');
+  const optionsFor = async (yaml: string) => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(yaml);
+    return requestOptions(kubeConfig, { method: 'PATCH', contentType: 'application/strategic-merge-patch+json' });
+  };
+
+  test('a client certificate goes to the TLS options and the agent, with the cluster CA', async () => {
+    const cert = PEM('CERTIFICATE'), key = PEM('PRIVATE KEY');
+    const options = await optionsFor(kubeconfig(`client-certificate-data: ${b64(cert)}, client-key-data: ${b64(key)}`));
+    expect(String(options.cert)).toBe(cert);
+    expect(String(options.key)).toBe(key);
+    expect(String(options.ca)).toBe(PEM('CERTIFICATE'));
+    expect(options.rejectUnauthorized).not.toBe(false);
+    expect(options.agent).toBeInstanceOf(Agent);
+    expect(String((options.agent as Agent).options.cert)).toBe(cert);
+    expect(options.headers).toEqual({ Accept: 'application/json, */*;q=0.8', 'Content-Type': 'application/strategic-merge-patch+json' });
+  });
+
+  test('a token becomes Authorization: Bearer; skipTLSVerify turns verification off', async () => {
+    const options = await optionsFor(kubeconfig('token: t0k3n', 'insecure-skip-tls-verify: true'));
+    expect((options.headers as Record<string, string>).Authorization).toBe('Bearer t0k3n');
+    expect(options.rejectUnauthorized).toBe(false);
+    expect(options.cert).toBeUndefined();
+  });
 });
 
 describe('the API server double itself', () => {

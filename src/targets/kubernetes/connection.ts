@@ -2,13 +2,15 @@
 // KFM_EKS_CLUSTER is set (Lambda has no kubeconfig), else a kubeconfig file
 // (KUBECONFIG or ~/.kube/config), else the in-cluster service account. Every
 // heavy module is imported lazily so that the directory target never loads them.
+// KubeConfig comes from client-node's config module, not its index: the index
+// drags in the generated API and models (3+ MB bundled) that the target does not use.
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { TargetError } from '../../errors.js';
 import type { Settings } from '../../settings/settings.js';
-import { createEksToken, type AwsCredentials } from './eks-token.js';
+import type { AwsCredentials } from './eks-token.js';
 
 /** EKS tokens live 15 minutes; a fresh one is made after 10 so none expires mid-request. */
 export const EKS_TOKEN_REFRESH_MS = 10 * 60_000;
@@ -33,7 +35,7 @@ export interface KubeConfigOptions {
 
 export async function createKubeConfig(options: KubeConfigOptions): Promise<KubeConfig> {
   const env = options.env ?? process.env;
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeConfig } = await import('@kubernetes/client-node/dist/config.js');
   const kc = new KubeConfig();
   const eks = options.settings.eks;
   if (eks) {
@@ -73,7 +75,8 @@ function eksAuthenticator(cluster: string, region: string, options: KubeConfigOp
   const token = (): Promise<string> => {
     if (!current || now() - current.at >= EKS_TOKEN_REFRESH_MS) {
       const at = now();
-      const minted = createEksToken({ cluster, region, credentials, now: new Date(at) });
+      // Imported here: the signer's @smithy modules cost ~20 ms to load, paid only when a token is made.
+      const minted = import('./eks-token.js').then(({ createEksToken }) => createEksToken({ cluster, region, credentials, now: new Date(at) }));
       current = { token: minted, at };
       // A failed mint must not be cached: the next request tries again.
       minted.catch(() => {

@@ -1,11 +1,9 @@
 // The Kubernetes target: reads objects, creates the missing ones, and patches
 // the others with a strategic merge patch conditioned on the resourceVersion
-// they were computed from. Loaded lazily (client-node is heavy). Object bodies
-// hold Secrets: they never go into errors or logs, only names and statuses.
-import {
-  ApiException, AppsV1Api, CoreV1Api, Observable, PatchStrategy, ServerConfiguration, createConfiguration,
-  setHeaderOptions, type ConfigurationOptions, type HttpInfo, type KubeConfig, type RequestContext, type ResponseContext,
-} from '@kubernetes/client-node';
+// they were computed from. Plain REST calls (see transport.ts): the four kinds
+// need three verbs on two paths each, not client-node's generated API. Object
+// bodies hold Secrets: they never go into errors or logs, only names and statuses.
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubeObject } from '../../domain/types.js';
 import { ConflictError, TargetError } from '../../errors.js';
 import { matchesDesired, strategicPatch } from '../compare.js';
@@ -13,7 +11,7 @@ import type { ObjectKey, Target, WriteOutcome } from '../port.js';
 import {
   GiveUp, isRetryableCode, isRetryableStatus, parseRetryAfter, requestTimeout, withRetry, type Failure, type RetryOptions,
 } from './retry.js';
-import { timedHttpLibrary } from './transport.js';
+import { send, type ApiRequest } from './transport.js';
 
 export type { RetryOptions } from './retry.js';
 
@@ -26,64 +24,41 @@ export interface KubernetesTargetOptions {
 }
 
 type Op = 'read' | 'create' | 'patch';
-type Params = { name: string; namespace: string; body: unknown };
-type Call = (params: Params, options: ConfigurationOptions | undefined) => Promise<HttpInfo<unknown>>;
-type Kind = { apiVersion: string } & Record<Op, Call>;
 
-/** An API answer that is final (not retried); carries the Status message, never a body. */
+/** Where each kind lives: `{prefix}/namespaces/{ns}/{resource}[/{name}]`. */
+const KINDS: Record<string, { apiVersion: string; prefix: string; resource: string }> = {
+  Deployment: { apiVersion: 'apps/v1', prefix: '/apis/apps/v1', resource: 'deployments' },
+  Service: { apiVersion: 'v1', prefix: '/api/v1', resource: 'services' },
+  Secret: { apiVersion: 'v1', prefix: '/api/v1', resource: 'secrets' },
+  ConfigMap: { apiVersion: 'v1', prefix: '/api/v1', resource: 'configmaps' },
+};
+
+const CONTENT_TYPE: Record<Op, string | undefined> = {
+  read: undefined,
+  create: 'application/json',
+  patch: 'application/strategic-merge-patch+json',
+};
+const METHOD: Record<Op, ApiRequest['method']> = { read: 'GET', create: 'POST', patch: 'PATCH' };
+
+/** A non-2xx answer; carries the Status message and Retry-After, never the body itself. */
+class ApiStatusError extends Error {
+  constructor(readonly status: number, message: string, readonly retryAfter?: string) {
+    super(message);
+  }
+}
+
+/** An API answer that is final (not retried). */
 class ApiFailure extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
 }
 
-function kinds(core: CoreV1Api, apps: AppsV1Api): Record<string, Kind> {
-  // client-node's typed bodies are only a compile-time view: the JSON sent is ours (see rawBody).
-  const b = <T>(p: Params) => p.body as T;
-  return {
-    Deployment: {
-      apiVersion: 'apps/v1',
-      read: (p, o) => apps.readNamespacedDeploymentWithHttpInfo(p, o),
-      create: (p, o) => apps.createNamespacedDeploymentWithHttpInfo({ namespace: p.namespace, body: b(p) }, o),
-      patch: (p, o) => apps.patchNamespacedDeploymentWithHttpInfo({ ...p, body: b(p) }, o),
-    },
-    Service: {
-      apiVersion: 'v1',
-      read: (p, o) => core.readNamespacedServiceWithHttpInfo(p, o),
-      create: (p, o) => core.createNamespacedServiceWithHttpInfo({ namespace: p.namespace, body: b(p) }, o),
-      patch: (p, o) => core.patchNamespacedServiceWithHttpInfo({ ...p, body: b(p) }, o),
-    },
-    Secret: {
-      apiVersion: 'v1',
-      read: (p, o) => core.readNamespacedSecretWithHttpInfo(p, o),
-      create: (p, o) => core.createNamespacedSecretWithHttpInfo({ namespace: p.namespace, body: b(p) }, o),
-      patch: (p, o) => core.patchNamespacedSecretWithHttpInfo({ ...p, body: b(p) }, o),
-    },
-    ConfigMap: {
-      apiVersion: 'v1',
-      read: (p, o) => core.readNamespacedConfigMapWithHttpInfo(p, o),
-      create: (p, o) => core.createNamespacedConfigMapWithHttpInfo({ namespace: p.namespace, body: b(p) }, o),
-      patch: (p, o) => core.patchNamespacedConfigMapWithHttpInfo({ ...p, body: b(p) }, o),
-    },
-  };
-}
-
-/** Sends `json` verbatim: client-node's model serializer would drop fields its models do not know. */
-function rawBody(json: string): ConfigurationOptions {
-  const pre = (ctx: RequestContext) => {
-    ctx.setBody(json);
-    return new Observable(Promise.resolve(ctx));
-  };
-  const post = (res: ResponseContext) => new Observable(Promise.resolve(res));
-  return { middleware: [{ pre, post }], middlewareMergeStrategy: 'append' };
-}
-
 function classify(error: unknown): Failure {
-  if (error instanceof ApiException) {
-    const status = error.code;
-    const headers = (error.headers ?? {}) as Record<string, string>;
-    if (isRetryableStatus(status)) return { retry: true, label: String(status), retryAfterMs: parseRetryAfter(headers['retry-after']) };
-    return { retry: false, error: new ApiFailure(status, statusMessage(status, error.body)) };
+  if (error instanceof ApiStatusError) {
+    const { status } = error;
+    if (isRetryableStatus(status)) return { retry: true, label: String(status), retryAfterMs: parseRetryAfter(error.retryAfter) };
+    return { retry: false, error: new ApiFailure(status, error.message) };
   }
   const code = (error as { code?: unknown } | undefined)?.code;
   if (isRetryableCode(code)) return { retry: true, label: code === 'ETIMEDOUT' ? 'timeout' : String(code) };
@@ -93,11 +68,11 @@ function classify(error: unknown): Failure {
 }
 
 /** `<code> <reason>: <message>` from the API's Status body, when there is one. */
-function statusMessage(code: number, body: unknown): string {
+function statusMessage(code: number, body: string): string {
   try {
-    const status = (typeof body === 'string' ? JSON.parse(body) : body) as { reason?: string; message?: string } | undefined;
-    const head = status?.reason ? `${code} ${status.reason}` : `${code}`;
-    return status?.message ? `${head}: ${status.message}` : head;
+    const status = JSON.parse(body) as { reason?: unknown; message?: unknown } | null;
+    const head = typeof status?.reason === 'string' && status.reason ? `${code} ${status.reason}` : `${code}`;
+    return typeof status?.message === 'string' && status.message ? `${head}: ${status.message}` : head;
   } catch {
     return `${code}`;
   }
@@ -106,23 +81,27 @@ function statusMessage(code: number, body: unknown): string {
 export function createKubernetesTarget(options: KubernetesTargetOptions): Target {
   const { kubeConfig, namespace, deadline } = options;
   const policy = { ...options.retry, deadline };
-  const server = kubeConfig.getCurrentCluster()?.server;
+  const server = kubeConfig.getCurrentCluster()?.server ?? '';
   if (!server) throw new TargetError('kubeconfig has no current cluster');
-  const config = createConfiguration({
-    baseServer: new ServerConfiguration(server, {}),
-    authMethods: { default: kubeConfig },
-    httpApi: timedHttpLibrary(() => requestTimeout(policy)),
-  });
-  const table = kinds(new CoreV1Api(config), new AppsV1Api(config));
+  const timeout = () => requestTimeout(policy);
 
-  async function call(op: Op, kind: string, name: string, body?: unknown, opts?: ConfigurationOptions): Promise<KubeObject> {
-    const ops = table[kind];
+  /** One attempt: 2xx gives the body's text, anything else throws for classify(). */
+  async function attempt(request: ApiRequest): Promise<string> {
+    const response = await send(kubeConfig, server, request, timeout);
+    if (response.status >= 200 && response.status <= 299) return response.text;
+    throw new ApiStatusError(response.status, statusMessage(response.status, response.text), response.headers['retry-after']);
+  }
+
+  async function call(op: Op, kind: string, name: string, body?: string): Promise<KubeObject> {
+    const where = KINDS[kind];
     const what = `${op} ${kind} ${namespace}/${name}`;
-    if (!ops) throw new TargetError(`${what} failed: unsupported kind`);
+    if (!where) throw new TargetError(`${what} failed: unsupported kind`);
+    const collection = `${where.prefix}/namespaces/${encodeURIComponent(namespace)}/${where.resource}`;
+    const path = op === 'create' ? collection : `${collection}/${encodeURIComponent(name)}`;
+    const request: ApiRequest = { method: METHOD[op], path, body, contentType: CONTENT_TYPE[op] };
     try {
-      const info = await withRetry(() => ops[op]({ name, namespace, body }, opts), classify, policy);
-      const object = JSON.parse(await info.body.text()) as KubeObject;
-      return { ...object, apiVersion: ops.apiVersion, kind };
+      const object = JSON.parse(await withRetry(() => attempt(request), classify, policy)) as KubeObject;
+      return { ...object, apiVersion: where.apiVersion, kind };
     } catch (error) {
       if (error instanceof GiveUp) throw new TargetError(`${what} failed: ${error.message}`, Number(error.label) || undefined);
       if (error instanceof ApiFailure) {
@@ -155,7 +134,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       if (!live) {
         const { resourceVersion: _unset, ...meta } = metadata;
         const body = JSON.stringify({ ...desired, metadata: { ...meta, namespace } });
-        await call('create', kind, metadata.name, {}, rawBody(body));
+        await call('create', kind, metadata.name, body);
         return 'created';
       }
       if (matchesDesired(desired, live)) return 'unchanged';
@@ -163,7 +142,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       if (!resourceVersion) throw new TargetError(`patch ${kind} ${namespace}/${metadata.name} refused: live object has no resourceVersion`);
       const patch = strategicPatch(desired);
       patch.metadata = { ...(patch.metadata as object | undefined), resourceVersion };
-      await call('patch', kind, metadata.name, patch, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await call('patch', kind, metadata.name, JSON.stringify(patch));
       return 'patched';
     },
   };

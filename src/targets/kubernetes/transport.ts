@@ -1,11 +1,13 @@
-// client-node's HTTP transport, replaced for two reasons: its default
-// (node-fetch without a signal) has no per-request timeout, so a hung API
-// server would eat the Lambda's whole budget; and it reads the response body
-// once, while the target needs the raw JSON (client-node's models drop fields
-// they do not know and turn timestamps into Dates).
+// Plain HTTP(S) to the API server. client-node's generated API and models
+// (4 MB the Lambda would parse on every cold start) are not used: only its
+// KubeConfig, which turns the kubeconfig into request options (agent, cluster
+// CA, client certificate, skipTLSVerify, server name, Authorization from a token
+// or an authenticator such as the EKS one). Each request carries a timeout,
+// since a hung API server would otherwise eat the Lambda's whole budget, and
+// the answer is returned as raw text: the target wants the JSON verbatim.
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { ResponseContext, wrapHttpLibrary, type HttpLibrary, type RequestContext } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 
 /** A request that got no complete answer in time; retried like a connection error. */
 export class RequestTimeoutError extends Error {
@@ -16,45 +18,61 @@ export class RequestTimeoutError extends Error {
   }
 }
 
-/** An HttpLibrary whose requests are aborted after `timeoutMs()` milliseconds (read at send time). */
-export function timedHttpLibrary(timeoutMs: () => number): HttpLibrary {
-  return wrapHttpLibrary({ send: (request) => send(request, Math.max(1, Math.floor(timeoutMs()))) });
+export interface ApiRequest {
+  method: 'GET' | 'POST' | 'PATCH';
+  /** Path below the cluster's server URL, e.g. `/api/v1/namespaces/ns/secrets/name`. */
+  path: string;
+  /** JSON text, sent as is. */
+  body?: string;
+  contentType?: string;
 }
 
-function send(request: RequestContext, timeoutMs: number): Promise<ResponseContext> {
-  const url = new URL(request.getUrl());
+export interface ApiResponse {
+  status: number;
+  /** Lower-case names; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  text: string;
+}
+
+/**
+ * The node:https options for one request: KubeConfig fills in the agent, TLS
+ * material and credentials. Made afresh for every request, as client-node does,
+ * so that rotating tokens (EKS, exec plugins, token files) are read each time.
+ */
+export async function requestOptions(kubeConfig: KubeConfig, request: Omit<ApiRequest, 'path' | 'body'>): Promise<https.RequestOptions> {
+  const headers: Record<string, string> = { Accept: 'application/json, */*;q=0.8' };
+  if (request.contentType) headers['Content-Type'] = request.contentType;
+  const options: https.RequestOptions = { method: request.method, headers };
+  await kubeConfig.applyToHTTPSOptions(options);
+  return options;
+}
+
+/** Sends `request` to `server` (the current cluster's URL); aborted after `timeoutMs()` ms, read once the options are ready. */
+export async function send(kubeConfig: KubeConfig, server: string, request: ApiRequest, timeoutMs: () => number): Promise<ApiResponse> {
+  const url = new URL(server.replace(/\/+$/, '') + request.path);
+  const options = await requestOptions(kubeConfig, request);
+  const ms = Math.max(1, Math.floor(timeoutMs()));
   const transport = url.protocol === 'https:' ? https : http;
-  const body = request.getBody();
-  if (body !== undefined && typeof body !== 'string') {
-    return Promise.reject(new Error('only string request bodies are supported'));
-  }
   return new Promise((resolve, reject) => {
-    const req = transport.request(
-      url,
-      { method: request.getHttpMethod(), headers: request.getHeaders(), agent: request.getAgent() },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          clearTimeout(timer);
-          const buffer = Buffer.concat(chunks);
-          const headers: Record<string, string> = {};
-          for (const [name, value] of Object.entries(res.headers)) {
-            if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-          }
-          resolve(new ResponseContext(res.statusCode ?? 0, headers, {
-            text: () => Promise.resolve(buffer.toString('utf8')),
-            binary: () => Promise.resolve(buffer),
-          }));
-        });
-      },
-    );
-    const timer = setTimeout(() => req.destroy(new RequestTimeoutError(timeoutMs)), timeoutMs);
-    req.on('error', (error) => {
+    const req = transport.request(url, options, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', fail);
+      res.on('end', () => {
+        clearTimeout(timer);
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new RequestTimeoutError(ms)), ms);
+    function fail(error: Error) {
       clearTimeout(timer);
       reject(error);
-    });
-    req.end(body);
+    }
+    req.on('error', fail);
+    req.end(request.body);
   });
 }
