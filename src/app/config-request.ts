@@ -1,31 +1,32 @@
 // The body of POST /webhooks/config, strict: an unknown key is a 400 naming it,
 // because a misspelt setting must never be silently ignored.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { configSchema } from '../charm/state.js';
-import { parseBody } from '../registry/payloads/schema.js';
+import { lazy, parseBody } from '../validation.js';
 import type { Trigger } from './deployer.js';
 
 // Host names and IP literals only: the value lands in the server's command line.
 const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+)$/;
 const MYSQL_USER = /^[A-Za-z0-9_.$-]{1,32}$/;
 
-const mysqlSchema = z.strictObject({
-  host: z.string().max(253, 'must be a host name of at most 253 characters').regex(HOST, 'must be a host name or IP address'),
-  port: z.int('must be an integer').min(1, 'must be 1–65535').max(65535, 'must be 1–65535'),
-  user: z.string().regex(MYSQL_USER, 'must be a MySQL user name (1–32 letters, digits, _ . $ -)').optional(),
-  password: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters'),
+export const configRequestSchema = lazy(() => {
+  const mysql = z.strictObject({
+    host: z.string().check(z.maxLength(253, 'must be a host name of at most 253 characters'), z.regex(HOST, 'must be a host name or IP address')),
+    port: z.int('must be an integer').check(z.minimum(1, 'must be 1–65535'), z.maximum(65535, 'must be 1–65535')),
+    user: z.optional(z.string().check(z.regex(MYSQL_USER, 'must be a MySQL user name (1–32 letters, digits, _ . $ -)'))),
+    password: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024, 'must be at most 1024 characters')),
+  });
+  return z.strictObject({
+    config: z.optional(z.partial(configSchema())),
+    relations: z.optional(z.strictObject({ mysql: z.optional(z.nullable(mysql)) })),
+  });
 });
 
-export const configRequestSchema = z.strictObject({
-  config: configSchema.partial().optional(),
-  relations: z.strictObject({ mysql: mysqlSchema.nullable().optional() }).optional(),
-});
-
-export type ConfigRequest = z.infer<typeof configRequestSchema>;
+export type ConfigRequest = z.infer<ReturnType<typeof configRequestSchema>>;
 
 /** Validates the body and turns it into the step's trigger (the `config-changed` hook). */
 export function parseConfigRequest(body: unknown): Extract<Trigger, { hook: 'config-changed' }> {
-  const request = parseBody(configRequestSchema, body);
+  const request = parseBody(configRequestSchema(), body);
   const mysql = request.relations?.mysql;
   return {
     hook: 'config-changed',

@@ -4,6 +4,7 @@ import { stringify, parse } from 'yaml';
 import type { KubeObject } from '../domain/types.js';
 import { charmStateSchema, type CharmState } from '../charm/state.js';
 import { ownedLabels } from '../render/names.js';
+import { configureZod } from '../validation.js';
 
 const KEY = 'state.yaml';
 
@@ -13,7 +14,7 @@ export function renderStateObject(state: CharmState, options: { app: string; nam
     kind: 'ConfigMap',
     metadata: { name: options.name, namespace: options.namespace, labels: ownedLabels(options.app) },
     // Parsed first so keys come in schema order: the same state is always the same text.
-    data: { [KEY]: stringify(charmStateSchema.parse(state)) },
+    data: { [KEY]: stringify(charmStateSchema().parse(state)) },
   };
 }
 
@@ -21,7 +22,8 @@ export function renderStateObject(state: CharmState, options: { app: string; nam
 export function readStateObject(object: KubeObject | undefined): CharmState | undefined {
   if (!object) return undefined;
   const text = (object.data as Record<string, unknown> | undefined)?.[KEY];
-  const parsed = charmStateSchema.safeParse(typeof text === 'string' ? parse(text) : undefined);
+  configureZod();
+  const parsed = charmStateSchema().safeParse(typeof text === 'string' ? parse(text) : undefined);
   if (!parsed.success) throw new Error(`the state ConfigMap ${object.metadata.name} is not readable: ${parsed.error.issues[0]?.message}`);
   return parsed.data;
 }

@@ -1,7 +1,8 @@
-// The one place that reads the environment. Validated by one zod schema at
+// The one place that reads the environment. Validated by one zod/mini schema at
 // cold start: a wrong value stops the function with an error naming the variable.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { SettingsError } from '../errors.js';
+import { configureZod } from '../validation.js';
 import { parseImageRef, type ImageRef } from '../image/reference.js';
 import { parseTagPolicy, type TagPolicy } from '../policy/tag-policy.js';
 
@@ -22,60 +23,90 @@ export interface Settings {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dnsLabel = z.string().max(63).regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")');
 
 function fromText<T>(parse: (text: string) => T) {
-  return (text: string, ctx: z.core.$RefinementCtx<string>): T => {
+  return (text: string, ctx: z.core.ParsePayload): T => {
     try {
       return parse(text);
     } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+      ctx.issues.push({ code: 'custom', message: (error as Error).message, input: text });
       return z.NEVER;
     }
   };
 }
 
-const registryAuth = z.record(
-  z.string().min(1),
-  z.strictObject({ username: z.string().min(1), password: z.string().min(1) }),
-);
+const DEFAULT_TARGET = 'dir:.kfm';
+const DEFAULT_IMAGE = 'gcr.io/kubeflow-images-public/metadata:v0.1.8';
 
-const schema = z.object({
-  KFM_TARGET: z
-    .string()
-    .default('dir:.kfm')
-    .transform(fromText((text): TargetSetting => {
-      if (text === 'kubernetes') return { kind: 'kubernetes' };
-      if (text.startsWith('dir:') && text.length > 4) return { kind: 'dir', path: text.slice(4) };
-      throw new Error('must be "dir:<path>" or "kubernetes"');
-    })),
-  KFM_NAMESPACE: dnsLabel.default('kubeflow'),
-  KFM_APP: dnsLabel.default('kubeflow-metadata'),
-  KFM_IMAGE: z.string().default('gcr.io/kubeflow-images-public/metadata:v0.1.8').transform(fromText(parseImageRef)),
-  KFM_TAG_POLICY: z.string().default('track'),
-  KFM_WEBHOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
-  KFM_REGISTRY_AUTH: z
-    .string()
-    .default('{}')
-    .transform(fromText((text) => JSON.parse(text) as unknown))
-    .pipe(registryAuth),
-  KFM_SET_STATUS: z.enum(['true', 'false'], 'must be "true" or "false"').default('true'),
-  KFM_OFFLINE: z.enum(['true', 'false'], 'must be "true" or "false"').default('false'),
-  KFM_EKS_CLUSTER: z.string().min(1).optional(),
-  KFM_EKS_ENDPOINT: z.url({ protocol: /^https$/ }).optional(),
-  KFM_EKS_CA: z.string().min(1).optional(),
-  AWS_REGION: z.string().min(1).optional(),
-});
+function parseTarget(text: string): TargetSetting {
+  if (text === 'kubernetes') return { kind: 'kubernetes' };
+  if (text.startsWith('dir:') && text.length > 4) return { kind: 'dir', path: text.slice(4) };
+  throw new Error('must be "dir:<path>" or "kubernetes"');
+}
+
+const dnsLabel = () => z.string().check(z.maxLength(63), z.regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")'));
+const flag = () => z.enum(['true', 'false'], 'must be "true" or "false"');
+const nonEmpty = () => z.string().check(z.minLength(1));
+
+/**
+ * One schema per variable, built only when the variable is set (a cold start usually sets three of
+ * fourteen): an unset variable takes its default below, which is what its schema would produce.
+ */
+const VARIABLES = {
+  KFM_TARGET: () => z.pipe(z.string(), z.transform(fromText(parseTarget))),
+  KFM_NAMESPACE: dnsLabel,
+  KFM_APP: dnsLabel,
+  KFM_IMAGE: () => z.pipe(z.string(), z.transform(fromText(parseImageRef))),
+  KFM_TAG_POLICY: () => z.string(),
+  KFM_WEBHOOK_SECRET: () => z.string().check(z.minLength(16, 'must be at least 16 characters')),
+  KFM_REGISTRY_AUTH: () =>
+    z.pipe(
+      z.pipe(z.string(), z.transform(fromText((text) => JSON.parse(text) as unknown))),
+      z.record(nonEmpty(), z.strictObject({ username: nonEmpty(), password: nonEmpty() })),
+    ),
+  KFM_SET_STATUS: flag,
+  KFM_OFFLINE: flag,
+  KFM_EKS_CLUSTER: nonEmpty,
+  KFM_EKS_ENDPOINT: () => z.url({ protocol: /^https$/ }),
+  KFM_EKS_CA: nonEmpty,
+  AWS_REGION: nonEmpty,
+};
+
+type Variable = keyof typeof VARIABLES;
+type Values = { [K in Variable]: z.output<ReturnType<(typeof VARIABLES)[K]>> | (K extends keyof Defaults ? never : undefined) };
+type Defaults = ReturnType<typeof defaults>;
+
+/** The values of unset variables. */
+function defaults() {
+  return {
+    KFM_TARGET: parseTarget(DEFAULT_TARGET),
+    KFM_NAMESPACE: 'kubeflow',
+    KFM_APP: 'kubeflow-metadata',
+    KFM_IMAGE: parseImageRef(DEFAULT_IMAGE),
+    KFM_TAG_POLICY: 'track',
+    KFM_REGISTRY_AUTH: {} as Record<string, { username: string; password: string }>,
+    KFM_SET_STATUS: 'true' as const,
+    KFM_OFFLINE: 'false' as const,
+  };
+}
 
 /** Reads and validates the settings; throws SettingsError naming every bad variable. */
 export function loadSettings(env: Record<string, string | undefined> = process.env): Settings {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`);
-    throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
+  configureZod();
+  const values: Record<string, unknown> = defaults();
+  const problems: string[] = [];
+  for (const name of Object.keys(VARIABLES) as Variable[]) {
+    const text = Object.hasOwn(env, name) ? env[name] : undefined;
+    if (text === undefined || text === '') {
+      values[name] ??= undefined;
+      continue;
+    }
+    const parsed = VARIABLES[name]().safeParse(text);
+    if (parsed.success) values[name] = parsed.data;
+    else for (const issue of parsed.error.issues) problems.push(`${name}: ${issue.message}`);
   }
-  const s = parsed.data;
+  if (problems.length > 0) throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
+  const s = values as Values;
   if (s.KFM_OFFLINE === 'true' && s.KFM_TARGET.kind !== 'dir') {
     throw new SettingsError('invalid settings: KFM_OFFLINE: only allowed with a dir: target (it skips the registry lookup)');
   }

@@ -4,7 +4,10 @@
 // resourceVersion (the files carry none, or `kubectl apply` would conflict).
 // Not modelled: writers in other processes (writes are serialised in-process only).
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+// The callback API, promisified: node:fs/promises (and what it loads) would be
+// compiled at every cold start for four calls.
+import { mkdir as mkdirCallback, readFile as readFileCallback, rename as renameCallback, writeFile as writeFileCallback } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import type { KubeObject } from '../domain/types.js';
@@ -16,6 +19,11 @@ export interface DirectoryTargetOptions {
   path: string;
   namespace: string;
 }
+
+const readFile = promisify(readFileCallback);
+const writeFile = promisify(writeFileCallback);
+const rename = promisify(renameCallback);
+const mkdir = promisify(mkdirCallback);
 
 const SECRET_MODE = 0o600;
 const FILE_MODE = 0o644;

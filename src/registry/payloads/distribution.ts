@@ -1,9 +1,9 @@
 // CNCF distribution (registry:2) notifications: `{"events":[...]}`, batched, with
 // every blob upload and every read notified too. Only manifest pushes matter.
 // The body format is the same for the v1+json and v2+json content types.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ParsedPushes, PushEvent } from '../../domain/types.js';
-import { digest, isoTime, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
+import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
 
 const MANIFEST_TYPES = new Set([
   'application/vnd.oci.image.manifest.v1+json',
@@ -12,23 +12,24 @@ const MANIFEST_TYPES = new Set([
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ]);
 
-export const distributionEnvelopeSchema = z.object({ events: z.array(z.unknown()) });
+export const distributionEnvelopeSchema = lazy(() => z.object({ events: z.array(z.unknown()) }));
 
 /** Read first, so pulls and deletes are ignored without validating the rest. */
-export const distributionActionSchema = z.object({ action: z.string().min(1).max(64) });
+export const distributionActionSchema = lazy(() => z.object({ action: z.string().check(z.minLength(1), z.maxLength(64)) }));
 
-export const distributionPushSchema = z.object({
-  timestamp: isoTime.optional(),
-  target: z.object({
-    mediaType: z.string().max(255).optional(),
-    repository,
-    // Push by digest has no tag; an empty one is read the same way.
-    tag: tagOrEmpty.optional(),
-    digest: digest.optional(),
-  }),
-});
+export const distributionPushSchema = lazy(() =>
+  z.object({
+    timestamp: z.optional(isoTime()),
+    target: z.object({
+      mediaType: z.optional(z.string().check(z.maxLength(255))),
+      repository: repository(),
+      // Push by digest has no tag; an empty one is read the same way.
+      tag: z.optional(tagOrEmpty()),
+      digest: z.optional(digest()),
+    }),
+  }));
 
-type DistributionPush = z.output<typeof distributionPushSchema>;
+type DistributionPush = z.output<ReturnType<typeof distributionPushSchema>>;
 
 /** Why a push is not a manifest push, or undefined when it is one. */
 function notAManifest(target: DistributionPush['target']): string | undefined {
@@ -42,17 +43,17 @@ function notAManifest(target: DistributionPush['target']): string | undefined {
 }
 
 export function parseDistribution(body: unknown, _headers: Record<string, string | undefined> = {}): ParsedPushes {
-  const { events: raw } = parseBody(distributionEnvelopeSchema, body);
+  const { events: raw } = parseBody(distributionEnvelopeSchema(), body);
   const events: PushEvent[] = [];
   const ignored: string[] = [];
   raw.forEach((item, index) => {
     const at = ['events', index] as const;
-    const { action } = parseAt(distributionActionSchema, item, at);
+    const { action } = parseAt(distributionActionSchema(), item, at);
     if (action !== 'push') {
       ignored.push(`events[${index}]: ${action}`);
       return;
     }
-    const { timestamp, target } = parseAt(distributionPushSchema, item, at);
+    const { timestamp, target } = parseAt(distributionPushSchema(), item, at);
     const reason = notAManifest(target);
     if (reason !== undefined) {
       ignored.push(`events[${index}]: ${reason}`);

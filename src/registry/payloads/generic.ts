@@ -14,20 +14,21 @@
 // misspelt `registy` or `pushed_at` must be a 400, not silently dropped.
 // Authenticate with `Authorization: Bearer <secret>` or
 // `X-Signature: sha256=<hex HMAC-SHA256 of the raw body, keyed with the secret>`.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ParsedPushes } from '../../domain/types.js';
-import { digest, isoTime, parseBody, pushEvent, registryHost, repository, requireTagOrDigest, tag } from './schema.js';
+import { digest, isoTime, lazy, parseBody, pushEvent, registryHost, repository, requireTagOrDigest, tag } from './schema.js';
 
-export const genericSchema = z.strictObject({
-  repository,
-  tag: tag.optional(),
-  digest: digest.optional(),
-  pushedAt: isoTime.optional(),
-  registry: registryHost.optional(),
-});
+export const genericSchema = lazy(() =>
+  z.strictObject({
+    repository: repository(),
+    tag: z.optional(tag()),
+    digest: z.optional(digest()),
+    pushedAt: z.optional(isoTime()),
+    registry: z.optional(registryHost()),
+  }));
 
 export function parseGeneric(body: unknown, _headers: Record<string, string | undefined> = {}): ParsedPushes {
-  const payload = parseBody(genericSchema, body);
+  const payload = parseBody(genericSchema(), body);
   requireTagOrDigest(payload, 'tag');
   return { events: [pushEvent({ provider: 'generic', ...payload })], ignored: [] };
 }

@@ -1,60 +1,66 @@
 // GitHub Packages webhooks for GHCR: `registry_package` (package object under
 // `registry_package`) or the older `package` event (under `package`). The tag is
 // in `package_version.container_metadata.tag`; `version`/`name` hold the digest.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ParsedPushes } from '../../domain/types.js';
 import { badRequest } from '../../errors.js';
 import { DIGEST } from '../../image/reference.js';
-import { digest, isoTime, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
+import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
 
 const PACKAGE_EVENTS = new Set(['registry_package', 'package']);
 const CONTAINER_TYPES = new Set(['container', 'docker']);
-const LOGIN = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, 'must be a GitHub user or organisation name');
+const login = lazy(() => z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, 'must be a GitHub user or organisation name')));
 
-export const ghcrActionSchema = z.object({ action: z.string().min(1).max(64) });
+/** An empty body check: anything but a JSON object is refused before the headers are read. */
+const objectSchema = lazy(() => z.object({}));
+
+export const ghcrActionSchema = lazy(() => z.object({ action: z.string().check(z.minLength(1), z.maxLength(64)) }));
 
 /** Read before the rest: npm, maven, … packages are ignored unvalidated. */
-export const ghcrKindSchema = z.object({
-  package_type: z.string().max(64).nullish(),
-  ecosystem: z.string().max(64).nullish(),
-});
+export const ghcrKindSchema = lazy(() =>
+  z.object({
+    package_type: z.nullish(z.string().check(z.maxLength(64))),
+    ecosystem: z.nullish(z.string().check(z.maxLength(64))),
+  }));
 
-export const ghcrPackageSchema = z.object({
-  name: z.string().min(1).max(255),
-  namespace: LOGIN.nullish(),
-  owner: z.object({ login: LOGIN }).nullish(),
-  package_version: z.object({
-    version: z.string().max(255).nullish(),
-    created_at: isoTime.nullish(),
-    updated_at: isoTime.nullish(),
-    container_metadata: z.object({ tag: z.object({ name: tagOrEmpty.nullish(), digest: digest.nullish() }).nullish() }).nullish(),
-  }),
-});
+export const ghcrPackageSchema = lazy(() =>
+  z.object({
+    name: z.string().check(z.minLength(1), z.maxLength(255)),
+    namespace: z.nullish(login()),
+    owner: z.nullish(z.object({ login: login() })),
+    package_version: z.object({
+      version: z.nullish(z.string().check(z.maxLength(255))),
+      created_at: z.nullish(isoTime()),
+      updated_at: z.nullish(isoTime()),
+      container_metadata: z.nullish(z.object({ tag: z.nullish(z.object({ name: z.nullish(tagOrEmpty()), digest: z.nullish(digest()) })) })),
+    }),
+  }));
 
-export const ghcrRepositoryOwnerSchema = z.object({
-  repository: z.object({ owner: z.object({ login: LOGIN }).nullish() }).nullish(),
-});
+export const ghcrRepositoryOwnerSchema = lazy(() =>
+  z.object({
+    repository: z.nullish(z.object({ owner: z.nullish(z.object({ login: login() })) })),
+  }));
 
 export function parseGhcr(body: unknown, headers: Record<string, string | undefined> = {}): ParsedPushes {
-  parseBody(z.object({}), body);
+  parseBody(objectSchema(), body);
   const event = headers['x-github-event'];
   if (event !== undefined && !PACKAGE_EVENTS.has(event)) {
     // `ping` arrives when the hook is created; other events if the hook subscribes to more.
     return { events: [], ignored: [`ghcr: event ${/^[\w.-]{1,64}$/.test(event) ? event : '(unrecognised)'}`] };
   }
-  const { action } = parseAt(ghcrActionSchema, body);
+  const { action } = parseAt(ghcrActionSchema(), body);
   if (action !== 'published') return { events: [], ignored: [`ghcr: action ${action}`] };
   const record = body as Record<string, unknown>;
   const key = Object.hasOwn(record, 'registry_package') || !Object.hasOwn(record, 'package') ? 'registry_package' : 'package';
-  const kind = parseAt(ghcrKindSchema, record[key], [key]);
+  const kind = parseAt(ghcrKindSchema(), record[key], [key]);
   const type = (kind.package_type ?? kind.ecosystem)?.toLowerCase();
   if (type !== undefined && !CONTAINER_TYPES.has(type)) return { events: [], ignored: [`ghcr: package type ${type}`] };
 
-  const pkg = parseAt(ghcrPackageSchema, record[key], [key]);
-  const owner = parseAt(ghcrRepositoryOwnerSchema, body).repository?.owner?.login;
+  const pkg = parseAt(ghcrPackageSchema(), record[key], [key]);
+  const owner = parseAt(ghcrRepositoryOwnerSchema(), body).repository?.owner?.login;
   const namespace = pkg.namespace ?? pkg.owner?.login ?? owner;
   if (namespace === undefined) throw badRequest(`${key}.namespace: is required`, `${key}.namespace`);
-  const name = parseAt(repository, `${namespace}/${pkg.name}`.toLowerCase(), [key, 'name']);
+  const name = parseAt(repository(), `${namespace}/${pkg.name}`.toLowerCase(), [key, 'name']);
   const version = pkg.package_version;
   const tag = version.container_metadata?.tag;
   const fallback = version.version && DIGEST.test(version.version) ? version.version : undefined;

@@ -1,10 +1,11 @@
 // Harbor webhooks (policy type "http"): one payload per artifact event, with
 // every tag/digest of the push in `event_data.resources`.
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { ParsedPushes } from '../../domain/types.js';
 import {
   digest,
   hostOfReference,
+  lazy,
   parseAt,
   parseBody,
   pushEvent,
@@ -15,27 +16,28 @@ import {
 } from './schema.js';
 
 /** Read first: pulls, deletes, scans and quota events are ignored unvalidated. */
-export const harborTypeSchema = z.object({ type: z.string().min(1).max(64) });
+export const harborTypeSchema = lazy(() => z.object({ type: z.string().check(z.minLength(1), z.maxLength(64)) }));
 
-export const harborPushSchema = z.object({
-  occur_at: unixSeconds.optional(),
-  event_data: z.object({
-    repository: z.object({ repo_full_name: repository }),
-    resources: z.array(
-      z.object({
-        tag: tagOrEmpty.optional(),
-        digest: digest.optional(),
-        // `harbor.example/project/repo:tag`: names the host Harbor serves on.
-        resource_url: hostOfReference.optional(),
-      }),
-    ),
-  }),
-});
+export const harborPushSchema = lazy(() =>
+  z.object({
+    occur_at: z.optional(unixSeconds()),
+    event_data: z.object({
+      repository: z.object({ repo_full_name: repository() }),
+      resources: z.array(
+        z.object({
+          tag: z.optional(tagOrEmpty()),
+          digest: z.optional(digest()),
+          // `harbor.example/project/repo:tag`: names the host Harbor serves on.
+          resource_url: z.optional(hostOfReference()),
+        }),
+      ),
+    }),
+  }));
 
 export function parseHarbor(body: unknown, _headers: Record<string, string | undefined> = {}): ParsedPushes {
-  const { type } = parseBody(harborTypeSchema, body);
+  const { type } = parseBody(harborTypeSchema(), body);
   if (type !== 'PUSH_ARTIFACT') return { events: [], ignored: [`harbor: type ${type}`] };
-  const { occur_at: pushedAt, event_data: data } = parseAt(harborPushSchema, body);
+  const { occur_at: pushedAt, event_data: data } = parseAt(harborPushSchema(), body);
   if (data.resources.length === 0) return { events: [], ignored: ['harbor: no resources'] };
   const events = data.resources.map((resource, index) => {
     requireTagOrDigest(resource, `event_data.resources[${index}].digest`);
