@@ -50,3 +50,13 @@ export function parseBody<S extends z.ZodMiniType>(schema: S, body: unknown): z.
   }
   return parseAt(schema, body);
 }
+
+/**
+ * A string with checks. zod runs length checks on any input with a `length`
+ * (and string checks after a failed type check): a JSON body such as
+ * `{"length": {"toString": null, "valueOf": null}}` then throws a TypeError.
+ * The pipe stops a non-string at the type check, so it is a plain 400.
+ */
+export function text(...checks: Parameters<z.ZodMiniString['check']>): z.ZodMiniPipe<z.ZodMiniString, z.ZodMiniString> {
+  return z.pipe(z.string(), z.string().check(...checks));
+}

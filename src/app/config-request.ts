@@ -2,7 +2,7 @@
 // because a misspelt setting must never be silently ignored.
 import * as z from 'zod/mini';
 import { configSchema } from '../charm/state.js';
-import { lazy, parseBody } from '../validation.js';
+import { lazy, parseBody, text } from '../validation.js';
 import type { Trigger } from './deployer.js';
 
 // Host names and IP literals only: the value lands in the server's command line.
@@ -11,10 +11,10 @@ const MYSQL_USER = /^[A-Za-z0-9_.$-]{1,32}$/;
 
 export const configRequestSchema = lazy(() => {
   const mysql = z.strictObject({
-    host: z.string().check(z.maxLength(253, 'must be a host name of at most 253 characters'), z.regex(HOST, 'must be a host name or IP address')),
+    host: text(z.maxLength(253, 'must be a host name of at most 253 characters'), z.regex(HOST, 'must be a host name or IP address')),
     port: z.int('must be an integer').check(z.minimum(1, 'must be 1–65535'), z.maximum(65535, 'must be 1–65535')),
-    user: z.optional(z.string().check(z.regex(MYSQL_USER, 'must be a MySQL user name (1–32 letters, digits, _ . $ -)'))),
-    password: z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(1024, 'must be at most 1024 characters')),
+    user: z.optional(text(z.regex(MYSQL_USER, 'must be a MySQL user name (1–32 letters, digits, _ . $ -)'))),
+    password: text(z.minLength(1, 'must not be empty'), z.maxLength(1024, 'must be at most 1024 characters')),
   });
   return z.strictObject({
     config: z.optional(z.partial(configSchema())),

@@ -2,7 +2,7 @@
 // compare across events. It holds no secret: passwords stay in Secrets, and
 // the step compares against the live Secrets' content instead of hashes.
 import * as z from 'zod/mini';
-import { lazy } from '../validation.js';
+import { lazy, text } from '../validation.js';
 import type { CharmConfig } from '../domain/types.js';
 
 export const CONFIG_DEFAULTS: CharmConfig = { port: 8080, 'database-name': 'metadb' };
@@ -14,7 +14,7 @@ export const DATABASE_NAME = /^[A-Za-z0-9_$]{1,64}$/;
 export const configSchema = lazy(() =>
   z.strictObject({
     port: z.int().check(z.minimum(1, 'must be 1–65535'), z.maximum(65535, 'must be 1–65535')),
-    'database-name': z.string().check(z.regex(DATABASE_NAME, 'must be a MySQL identifier: 1–64 letters, digits, "_" or "$"')),
+    'database-name': text(z.regex(DATABASE_NAME, 'must be a MySQL identifier: 1–64 letters, digits, "_" or "$"')),
   }));
 
 function resourceInfoSchema() {

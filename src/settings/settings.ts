@@ -2,7 +2,7 @@
 // cold start: a wrong value stops the function with an error naming the variable.
 import * as z from 'zod/mini';
 import { SettingsError } from '../errors.js';
-import { configureZod } from '../validation.js';
+import { configureZod, text } from '../validation.js';
 import { parseImageRef, type ImageRef } from '../image/reference.js';
 import { parseTagPolicy, type TagPolicy } from '../policy/tag-policy.js';
 
@@ -44,9 +44,9 @@ function parseTarget(text: string): TargetSetting {
   throw new Error('must be "dir:<path>" or "kubernetes"');
 }
 
-const dnsLabel = () => z.string().check(z.maxLength(63), z.regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")'));
+const dnsLabel = () => text(z.maxLength(63), z.regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")'));
 const flag = () => z.enum(['true', 'false'], 'must be "true" or "false"');
-const nonEmpty = () => z.string().check(z.minLength(1));
+const nonEmpty = () => text(z.minLength(1));
 
 /**
  * One schema per variable, built only when the variable is set (a cold start usually sets three of
@@ -58,7 +58,7 @@ const VARIABLES = {
   KFM_APP: dnsLabel,
   KFM_IMAGE: () => z.pipe(z.string(), z.transform(fromText(parseImageRef))),
   KFM_TAG_POLICY: () => z.string(),
-  KFM_WEBHOOK_SECRET: () => z.string().check(z.minLength(16, 'must be at least 16 characters')),
+  KFM_WEBHOOK_SECRET: () => text(z.minLength(16, 'must be at least 16 characters')),
   KFM_REGISTRY_AUTH: () =>
     z.pipe(
       z.pipe(z.string(), z.transform(fromText((text) => JSON.parse(text) as unknown))),

@@ -1,11 +1,12 @@
 // Azure Container Registry webhooks: one action per call, distribution-like
 // fields; a digest-only push has `target.tag: ""`.
 import * as z from 'zod/mini';
+import { text } from '../../validation.js';
 import type { ParsedPushes } from '../../domain/types.js';
 import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, registryHost, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
 
 /** Read first: deletes, chart pushes and quarantine events are ignored unvalidated. */
-export const acrActionSchema = lazy(() => z.object({ action: z.string().check(z.minLength(1), z.maxLength(64)) }));
+export const acrActionSchema = lazy(() => z.object({ action: text(z.minLength(1), z.maxLength(64)) }));
 
 export const acrPushSchema = lazy(() =>
   z.object({

@@ -2,6 +2,7 @@
 // every blob upload and every read notified too. Only manifest pushes matter.
 // The body format is the same for the v1+json and v2+json content types.
 import * as z from 'zod/mini';
+import { text } from '../../validation.js';
 import type { ParsedPushes, PushEvent } from '../../domain/types.js';
 import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
 
@@ -15,13 +16,13 @@ const MANIFEST_TYPES = new Set([
 export const distributionEnvelopeSchema = lazy(() => z.object({ events: z.array(z.unknown()) }));
 
 /** Read first, so pulls and deletes are ignored without validating the rest. */
-export const distributionActionSchema = lazy(() => z.object({ action: z.string().check(z.minLength(1), z.maxLength(64)) }));
+export const distributionActionSchema = lazy(() => z.object({ action: text(z.minLength(1), z.maxLength(64)) }));
 
 export const distributionPushSchema = lazy(() =>
   z.object({
     timestamp: z.optional(isoTime()),
     target: z.object({
-      mediaType: z.optional(z.string().check(z.maxLength(255))),
+      mediaType: z.optional(text(z.maxLength(255))),
       repository: repository(),
       // Push by digest has no tag; an empty one is read the same way.
       tag: z.optional(tagOrEmpty()),

@@ -2,6 +2,7 @@
 // `detail-type: ECR Image Action`) invokes the push function with the event.
 // One event per image action; untagged pushes have no `image-tag`.
 import * as z from 'zod/mini';
+import { text } from '../../validation.js';
 import type { ParsedPushes } from '../../domain/types.js';
 import { digest, isoTime, lazy, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
 
@@ -10,13 +11,13 @@ export const ecrOutcomeSchema = lazy(() =>
   z.object({
     source: z.literal('aws.ecr'),
     'detail-type': z.literal('ECR Image Action'),
-    detail: z.object({ result: z.string().check(z.maxLength(64)), 'action-type': z.string().check(z.maxLength(64)) }),
+    detail: z.object({ result: text(z.maxLength(64)), 'action-type': text(z.maxLength(64)) }),
   }));
 
 export const ecrPushSchema = lazy(() =>
   z.object({
-    account: z.string().check(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id')),
-    region: z.string().check(z.regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region')),
+    account: text(z.regex(/^\d{12}$/, 'must be a 12-digit AWS account id')),
+    region: text(z.regex(/^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/, 'must be an AWS region')),
     time: z.optional(isoTime()),
     detail: z.object({
       'repository-name': repository(),

@@ -2,6 +2,7 @@
 // `registry_package`) or the older `package` event (under `package`). The tag is
 // in `package_version.container_metadata.tag`; `version`/`name` hold the digest.
 import * as z from 'zod/mini';
+import { text } from '../../validation.js';
 import type { ParsedPushes } from '../../domain/types.js';
 import { badRequest } from '../../errors.js';
 import { DIGEST } from '../../image/reference.js';
@@ -9,27 +10,27 @@ import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requi
 
 const PACKAGE_EVENTS = new Set(['registry_package', 'package']);
 const CONTAINER_TYPES = new Set(['container', 'docker']);
-const login = lazy(() => z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, 'must be a GitHub user or organisation name')));
+const login = lazy(() => text(z.regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,38}$/, 'must be a GitHub user or organisation name')));
 
 /** An empty body check: anything but a JSON object is refused before the headers are read. */
 const objectSchema = lazy(() => z.object({}));
 
-export const ghcrActionSchema = lazy(() => z.object({ action: z.string().check(z.minLength(1), z.maxLength(64)) }));
+export const ghcrActionSchema = lazy(() => z.object({ action: text(z.minLength(1), z.maxLength(64)) }));
 
 /** Read before the rest: npm, maven, … packages are ignored unvalidated. */
 export const ghcrKindSchema = lazy(() =>
   z.object({
-    package_type: z.nullish(z.string().check(z.maxLength(64))),
-    ecosystem: z.nullish(z.string().check(z.maxLength(64))),
+    package_type: z.nullish(text(z.maxLength(64))),
+    ecosystem: z.nullish(text(z.maxLength(64))),
   }));
 
 export const ghcrPackageSchema = lazy(() =>
   z.object({
-    name: z.string().check(z.minLength(1), z.maxLength(255)),
+    name: text(z.minLength(1), z.maxLength(255)),
     namespace: z.nullish(login()),
     owner: z.nullish(z.object({ login: login() })),
     package_version: z.object({
-      version: z.nullish(z.string().check(z.maxLength(255))),
+      version: z.nullish(text(z.maxLength(255))),
       created_at: z.nullish(isoTime()),
       updated_at: z.nullish(isoTime()),
       container_metadata: z.nullish(z.object({ tag: z.nullish(z.object({ name: z.nullish(tagOrEmpty()), digest: z.nullish(digest()) })) })),

@@ -1,6 +1,7 @@
 // Harbor webhooks (policy type "http"): one payload per artifact event, with
 // every tag/digest of the push in `event_data.resources`.
 import * as z from 'zod/mini';
+import { text } from '../../validation.js';
 import type { ParsedPushes } from '../../domain/types.js';
 import {
   digest,
@@ -16,7 +17,7 @@ import {
 } from './schema.js';
 
 /** Read first: pulls, deletes, scans and quota events are ignored unvalidated. */
-export const harborTypeSchema = lazy(() => z.object({ type: z.string().check(z.minLength(1), z.maxLength(64)) }));
+export const harborTypeSchema = lazy(() => z.object({ type: text(z.minLength(1), z.maxLength(64)) }));
 
 export const harborPushSchema = lazy(() =>
   z.object({

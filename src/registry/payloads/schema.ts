@@ -7,7 +7,7 @@
 import * as z from 'zod/mini';
 import type { PushEvent } from '../../domain/types.js';
 import { badRequest } from '../../errors.js';
-import { lazy } from '../../validation.js';
+import { lazy, text } from '../../validation.js';
 
 export { lazy, parseAt, parseBody } from '../../validation.js';
 import { DIGEST, normaliseRegistry } from '../../image/reference.js';
@@ -23,19 +23,19 @@ const MAX_EPOCH_SECONDS = 253402300799;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
 export const repository = lazy(() =>
-  z.string().check(
+  text(
     z.minLength(1, 'must not be empty'),
     z.maxLength(255, 'must be at most 255 characters'),
     z.regex(REPOSITORY, 'must be a repository path (letters, digits, . _ - /)'),
   ));
 
 export const tag = lazy(() =>
-  z.string().check(z.maxLength(128, 'must be at most 128 characters'), z.regex(TAG, 'must be a tag (letters, digits, _ . -; at most 128)')));
+  text(z.maxLength(128, 'must be at most 128 characters'), z.regex(TAG, 'must be a tag (letters, digits, _ . -; at most 128)')));
 
 /** Registries that send `""` for a push by digest: the empty string means "no tag". */
 export const tagOrEmpty = lazy(() =>
   z.pipe(
-    z.string().check(
+    text(
       z.maxLength(128, 'must be at most 128 characters'),
       z.refine((text) => text === '' || TAG.test(text), 'must be a tag (letters, digits, _ . -; at most 128) or empty'),
     ),
@@ -43,7 +43,7 @@ export const tagOrEmpty = lazy(() =>
   ));
 
 export const digest = lazy(() =>
-  z.string().check(z.maxLength(71, 'must be a sha256 digest'), z.regex(DIGEST, 'must be a sha256 digest (sha256:<64 hex>)')));
+  text(z.maxLength(71, 'must be a sha256 digest'), z.regex(DIGEST, 'must be a sha256 digest (sha256:<64 hex>)')));
 
 /** Unix seconds (Docker Hub, Harbor) → ISO 8601. */
 export const unixSeconds = lazy(() =>
@@ -55,7 +55,7 @@ export const unixSeconds = lazy(() =>
 /** An ISO 8601 date-time with a zone, normalised to UTC milliseconds (`…Z`) so times compare as strings. */
 export const isoTime = lazy(() =>
   z.pipe(
-    z.string().check(z.maxLength(64, 'must be an ISO 8601 date-time'), z.regex(ISO_DATE_TIME, 'must be an ISO 8601 date-time with a zone')),
+    text(z.maxLength(64, 'must be an ISO 8601 date-time'), z.regex(ISO_DATE_TIME, 'must be an ISO 8601 date-time with a zone')),
     z.transform((text: string, ctx) => {
       // Date parses at most millisecond precision reliably; Go sends nanoseconds.
       const time = new Date(text.replace(/(\.\d{3})\d+/, '$1'));
@@ -78,12 +78,12 @@ function checkHost(host: string, ctx: z.core.ParsePayload): string {
 }
 
 /** A registry host (`acme.azurecr.io`, `registry:5000`), normalised. */
-export const registryHost = lazy(() => z.pipe(z.string().check(z.maxLength(512, 'must name a registry host')), z.transform(checkHost)));
+export const registryHost = lazy(() => z.pipe(text(z.maxLength(512, 'must name a registry host')), z.transform(checkHost)));
 
 /** The host part of an image reference or URL (`harbor.example/kubeflow/metadata:v1`). */
 export const hostOfReference = lazy(() =>
   z.pipe(
-    z.string().check(z.maxLength(2048, 'must be an image reference')),
+    text(z.maxLength(2048, 'must be an image reference')),
     z.transform((text: string, ctx) => checkHost(text.replace(/^https?:\/\//i, '').split('/')[0] ?? '', ctx)),
   ));
 
