@@ -144,16 +144,10 @@ export function createDeployer(deps: DeployerDeps) {
     const spec = standingPodSpec(state, snapshot.live);
     const desired = spec ? { podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials } : {};
     const changes = await writeAll(deps.target, render(desired, state?.generation ?? 0), snapshot);
-    return {
-      status: state?.status ?? { state: 'maintenance', message: '' },
-      statusHistory: [],
-      flags: state?.flags ?? [],
-      resources: resourcesView(state?.resources ?? {}),
-      failures: state?.failures ?? {},
-      changes,
-      ignored,
-      skipped: true,
-    };
+    const { config: _config, ...stored } = storedView(state);
+    // Before any step, an ignored push reports an empty maintenance message (the status route explains more).
+    const status = state ? stored.status : { state: 'maintenance' as const, message: '' };
+    return { ...stored, status, statusHistory: [], changes, ignored, skipped: true };
   }
 
   function stateObject(state: CharmState): KubeObject {
@@ -178,14 +172,7 @@ export function createDeployer(deps: DeployerDeps) {
 
   /** GET /status: the stored state, without any secret. */
   async function status(): Promise<StatusView> {
-    const { state } = await readSnapshot(deps.target, names, deps.image.registry);
-    return {
-      status: state?.status ?? { state: 'maintenance', message: 'no event handled yet' },
-      flags: state?.flags ?? [],
-      resources: resourcesView(state?.resources ?? {}),
-      failures: state?.failures ?? {},
-      config: state?.config ?? { ...CONFIG_DEFAULTS },
-    };
+    return storedView((await readSnapshot(deps.target, names, deps.image.registry)).state);
   }
 
   return { run, status, names };
@@ -197,6 +184,17 @@ export interface StatusView {
   resources: StepReport['resources'];
   failures: Record<string, string>;
   config: CharmConfig;
+}
+
+/** What the stored state says, without any secret (the status view, and an ignored event's report). */
+function storedView(state: CharmState | undefined): StatusView {
+  return {
+    status: state?.status ?? { state: 'maintenance', message: 'no event handled yet' },
+    flags: state?.flags ?? [],
+    resources: resourcesView(state?.resources ?? {}),
+    failures: state?.failures ?? {},
+    config: state?.config ?? { ...CONFIG_DEFAULTS },
+  };
 }
 
 function resourcesView(resources: CharmState['resources']) {

@@ -1,9 +1,19 @@
 // The kubeflow-metadata charm's own rules (reactive/metadata.py), as data.
 import type { Rule } from '../reactive/engine.js';
+import type { RegistryCredentials } from '../domain/types.js';
 import { flag, setStatus, type PodSpec, type StepContext } from './context.js';
 import { getInfo } from './docker-resource.js';
 
 const IMAGE = 'oci-image';
+
+/**
+ * The image's registry credentials after this step: fetched now (fresh, or none
+ * for an anonymous image), else those in the live pull Secret when the image needs them.
+ */
+export function registryCredentialsOf(context: StepContext): RegistryCredentials | undefined {
+  if (IMAGE in context.credentials) return context.credentials[IMAGE];
+  return context.state.resources[IMAGE]?.authenticated ? context.inputs.live.registryCredentials : undefined;
+}
 
 /** The pod spec from the image info, config and relation data (the charm's `pod_spec_set`). */
 export function podSpecOf(context: StepContext): PodSpec {
@@ -11,8 +21,7 @@ export function podSpecOf(context: StepContext): PodSpec {
   if (!mysql || context.mysqlPassword === undefined) throw new Error('mysql.available without relation data');
   return {
     image: getInfo(context, IMAGE),
-    // Fetched this step: the fresh credentials (or none); else those already in the pull Secret.
-    credentials: IMAGE in context.credentials ? context.credentials[IMAGE] : context.inputs.live.registryCredentials,
+    credentials: registryCredentialsOf(context),
     config: { ...context.state.config },
     mysql: { ...mysql, password: context.mysqlPassword },
     mysqlRevision: context.state.mysqlRevision,

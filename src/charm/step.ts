@@ -5,7 +5,7 @@ import { runToFixpoint } from '../reactive/engine.js';
 import type { RegistryCredentials, Status } from '../domain/types.js';
 import { flag, type PodSpec, type StepContext, type StepInputs } from './context.js';
 import { dockerResourceRules } from './docker-resource.js';
-import { charmRules, podSpecOf } from './metadata-charm.js';
+import { charmRules, podSpecOf, registryCredentialsOf } from './metadata-charm.js';
 import { CONFIG_DEFAULTS, initialState, type CharmState } from './state.js';
 
 export interface StepResult {
@@ -40,7 +40,6 @@ export interface StepResult {
 }
 
 const RULES = [...dockerResourceRules, ...charmRules];
-const IMAGE = 'oci-image';
 const SEVERITY: Status['state'][] = ['blocked', 'waiting', 'active'];
 
 function applyConfig(context: StepContext, firstStep: boolean): void {
@@ -98,7 +97,7 @@ function canonical(value: unknown): string {
 }
 
 function isTransient(name: string): boolean {
-  return name.startsWith('hook.') || name === flag.mysqlChanged || name.startsWith('config.changed') || name.endsWith('.changed');
+  return name.startsWith('hook.') || name.startsWith('config.changed') || name.endsWith('.changed');
 }
 
 export function step(previous: CharmState | undefined, inputs: StepInputs): StepResult {
@@ -124,9 +123,7 @@ export function step(previous: CharmState | undefined, inputs: StepInputs): Step
     podSpecSet: context.podSpec !== undefined,
     podSpec,
     mysqlPassword: context.flags.has(flag.mysqlAvailable) ? context.mysqlPassword : undefined,
-    registryCredentials: IMAGE in context.credentials
-      ? context.credentials[IMAGE]
-      : state.resources[IMAGE]?.authenticated ? inputs.live.registryCredentials : undefined,
+    registryCredentials: registryCredentialsOf(context),
   };
 }
 
