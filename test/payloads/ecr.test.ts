@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { failure } from '../support/payload-samples.js';
+import { failure, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseEcrEvent } from '../../src/registry/payloads/ecr.js';
 
 type EcrEvent = Record<string, unknown> & { detail: Record<string, unknown> };
-const sample = JSON.parse(readFileSync(new URL('../../events/push-ecr.json', import.meta.url), 'utf8')) as EcrEvent;
+const sample = sampleBody<EcrEvent>('push-ecr.json');
 const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
 const with_ = (detail: Record<string, unknown>, top: Record<string, unknown> = {}): EcrEvent => ({
   ...sample,

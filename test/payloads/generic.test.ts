@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { failure } from '../support/payload-samples.js';
+import { failure, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseGeneric } from '../../src/registry/payloads/generic.js';
 
-const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-generic.json', import.meta.url), 'utf8')) as { body: string };
-const sample = JSON.parse(sampleEvent.body) as Record<string, unknown>;
+const sample = sampleBody<Record<string, unknown>>('push-generic.json');
 const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
 const REPO = 'kubeflow-images-public/metadata';
 

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { failure } from '../support/payload-samples.js';
+import { failure, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseHarbor } from '../../src/registry/payloads/harbor.js';
 
-const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-harbor.json', import.meta.url), 'utf8')) as { body: string };
 type Body = Record<string, unknown> & { event_data: { resources: unknown[]; repository: Record<string, unknown> } };
-const sample = JSON.parse(sampleEvent.body) as Body;
+const sample = sampleBody<Body>('push-harbor.json');
 const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
 const OTHER = `sha256:${'c'.repeat(64)}`;
 const REPO = 'kubeflow-images-public/metadata';
