@@ -22,6 +22,20 @@ const ERRORS = join(root, 'src', 'errors.ts');
 const CHUNKS = [
   { specifier: '../targets/kubernetes/from-settings.js', importer: join('src', 'app', 'runtime.ts'), file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'from-settings.ts'), plugins: () => [kubeConfigOnly()] },
   { specifier: '@aws-sdk/client-ecr', importer: join('src', 'resource', 'credentials', 'ecr.ts'), file: 'kfm-aws-ecr.cjs', entry: '@aws-sdk/client-ecr' },
+  // Inside the Kubernetes chunk: EKS only (token signing, the AWS credential chain, DescribeCluster), so a
+  // kubeconfig or in-cluster connection does not compile the AWS SDK.
+  { specifier: './eks.js', importer: join('src', 'targets', 'kubernetes', 'connection.ts'), file: 'kfm-eks.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'eks.ts') },
+];
+/**
+ * Packages many cold starts never call, required from their own chunk on first use, so the calling
+ * code stays synchronous: the import gets a stand-in whose reads (default import) or calls (the named
+ * exports listed) require the chunk. semver serves only `semver:` tag policies (compiling it and
+ * building its ~120 regular expressions cost every cold start a few milliseconds); js-yaml only the
+ * directory target.
+ */
+const ON_USE = [
+  { specifier: 'semver', file: 'kfm-semver.cjs' },
+  { specifier: 'js-yaml', file: 'kfm-js-yaml.cjs', named: ['dump', 'load'] },
 ];
 const SHARED = [{ path: ERRORS, file: 'kfm-errors.cjs' }];
 
@@ -64,7 +78,7 @@ function writeAtomically(file, contents) {
 }
 
 async function buildChunks(outdir, logLevel) {
-  const entries = [...CHUNKS.map((c) => ({ file: c.file, entry: c.entry })), ...SHARED.map((s) => ({ file: s.file, entry: s.path }))];
+  const entries = [...CHUNKS.map((c) => ({ file: c.file, entry: c.entry })), ...ON_USE.map((c) => ({ file: c.file, entry: c.specifier })), ...SHARED.map((s) => ({ file: s.file, entry: s.path }))];
   await Promise.all(entries.map(async ({ file, entry }) => {
     const isShared = SHARED.some((s) => s.file === file);
     const result = await build({
@@ -74,18 +88,24 @@ async function buildChunks(outdir, logLevel) {
       outfile: join(outdir, file),
       write: false,
       logLevel,
-      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), ...(CHUNKS.find((c) => c.file === file)?.plugins?.() ?? [])],
+      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), splitImports(), ...(CHUNKS.find((c) => c.file === file)?.plugins?.() ?? [])],
     });
     for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
   }));
 }
 
-const pending = new Map();
-function lazyChunks() {
+/** The stand-in module for an ON_USE package. */
+function onUseModule(chunk) {
+  const loader = `let loaded;\nconst chunk = () => (loaded ??= require("./${chunk.file}"));\n`;
+  if (chunk.named) return loader + chunk.named.map((name) => `export const ${name} = (...args) => chunk().${name}(...args);`).join('\n');
+  return `${loader}export default new Proxy({}, { get: (_target, key) => chunk()[key], has: (_target, key) => key in chunk() });`;
+}
+
+/** import() of a CHUNKS specifier and static imports of an ON_USE package become require()s of their chunk files. */
+function splitImports(split = new Set()) {
   return {
-    name: 'kfm-lazy-chunks',
+    name: 'kfm-split-imports',
     setup(b) {
-      const split = new Set();
       for (const chunk of CHUNKS) {
         b.onResolve({ filter: new RegExp(`^${escape(chunk.specifier)}$`) }, (args) => {
           if (args.kind !== 'dynamic-import' || !args.importer.endsWith(sep + chunk.importer)) return undefined;
@@ -95,7 +115,26 @@ function lazyChunks() {
       }
       // Evaluated on the first import(), not at load: the require() runs only on that code path.
       b.onLoad({ filter: /.*/, namespace: 'kfm-chunk' }, (args) => ({ contents: `module.exports = require("./${args.path}");`, loader: 'js' }));
+      for (const chunk of ON_USE) {
+        // Static imports from the project only: the chunk's own entry require()s the package itself, and
+        // a dependency inside a chunk (client-node's js-yaml) keeps its own copy.
+        b.onResolve({ filter: new RegExp(`^${escape(chunk.specifier)}$`) }, (args) =>
+          (args.kind === 'import-statement' && !args.importer.includes(`${sep}node_modules${sep}`) ? { path: chunk.file, namespace: 'kfm-on-use' } : undefined));
+      }
+      b.onLoad({ filter: /.*/, namespace: 'kfm-on-use' }, (args) => ({ contents: onUseModule(ON_USE.find((c) => c.file === args.path)), loader: 'js' }));
       b.onResolve({ filter: /^\.\/kfm-[\w-]+\.cjs$/, namespace: 'kfm-chunk' }, (args) => ({ path: args.path, external: true }));
+      b.onResolve({ filter: /^\.\/kfm-[\w-]+\.cjs$/, namespace: 'kfm-on-use' }, (args) => ({ path: args.path, external: true }));
+    },
+  };
+}
+
+const pending = new Map();
+function lazyChunks() {
+  return {
+    name: 'kfm-lazy-chunks',
+    setup(b) {
+      const split = new Set();
+      splitImports(split).setup(b);
       b.onEnd(async (result) => {
         if (result.errors.length > 0) return;
         // A renamed import() would silently put the chunk back into the bundle: say so.
@@ -153,4 +192,26 @@ function withoutZodLocales() {
   };
 }
 
-module.exports = { ...base, plugins: [sharedModules(), withoutZodLocales(), lazyChunks()] };
+/**
+ * @middy/core imports node:stream/web (ReadableStream), node:stream and node:stream/promises for
+ * streamed responses only (`streamifyResponse`, not used here). node:stream/web loads Node's web
+ * streams and zlib at every cold start; these stand-ins require the modules when a streamed response
+ * first needs them.
+ */
+function middyStreamsOnUse() {
+  const shim = [
+    'export class ReadableStream { static [Symbol.hasInstance](value) { return value instanceof require("node:stream/web").ReadableStream; } }',
+    'export const Readable = { from: (...args) => require("node:stream").Readable.from(...args) };',
+    'export const pipeline = (...args) => require("node:stream/promises").pipeline(...args);',
+  ].join('\n');
+  return {
+    name: 'kfm-middy-streams-on-use',
+    setup(b) {
+      b.onResolve({ filter: /^node:stream(\/web|\/promises)?$/ }, (args) =>
+        (/[\\/]node_modules[\\/]@middy[\\/]core[\\/]/.test(args.importer) ? { path: 'streams', namespace: 'kfm-middy-streams' } : undefined));
+      b.onLoad({ filter: /.*/, namespace: 'kfm-middy-streams' }, () => ({ contents: shim, loader: 'js' }));
+    },
+  };
+}
+
+module.exports = { ...base, plugins: [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), lazyChunks()] };

@@ -3,7 +3,7 @@
 // handlers into the local directory target, offline, and what happened is printed.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse } from 'yaml';
+import { createDirectoryTarget } from '../src/targets/directory.js';
 
 process.env.KFM_TARGET ??= 'dir:.kfm';
 process.env.KFM_OFFLINE ??= 'true';
@@ -54,10 +54,11 @@ if (settings.target.kind === 'dir') {
   const folder = join(settings.target.path, settings.namespace);
   print(`\nobjects in ${folder}/ (kubectl apply -f ${folder} reproduces them on a cluster):`);
   for (const file of (await readdir(folder)).sort()) print(`  ${file}`);
-  const deployment = parse(await readFile(join(folder, `deployment-${settings.app}.yaml`), 'utf8'));
-  const service = parse(await readFile(join(folder, `service-${settings.app}.yaml`), 'utf8'));
-  print(`  Deployment image  ${deployment.spec.template.spec.containers[0].image}`);
-  print(`  Service port      ${service.spec.ports.map((port: { port: number }) => port.port).join(', ')}`);
+  const files = createDirectoryTarget({ path: settings.target.path, namespace: settings.namespace });
+  const deployment = await files.read({ kind: 'Deployment', name: settings.app }) as { spec: { template: { spec: { containers: { image: string }[] } } } } | undefined;
+  const service = await files.read({ kind: 'Service', name: settings.app }) as { spec: { ports: { port: number }[] } } | undefined;
+  print(`  Deployment image  ${deployment?.spec.template.spec.containers[0]?.image ?? '(none)'}`);
+  print(`  Service port      ${service?.spec.ports.map((port) => port.port).join(', ') ?? '(none)'}`);
 }
 if (settings.offline) {
   print('\nSkipped offline: the registry lookup (credentials and digest). The first event found no digest to');

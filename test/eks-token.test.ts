@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TargetError } from '../src/errors.js';
-import { createKubeConfig, EKS_TOKEN_REFRESH_MS } from '../src/targets/kubernetes/connection.js';
+import { createKubeConfig } from '../src/targets/kubernetes/connection.js';
+import { EKS_TOKEN_REFRESH_MS } from '../src/targets/kubernetes/eks.js';
 import { createEksToken } from '../src/targets/kubernetes/eks-token.js';
 import { requestOptions } from '../src/targets/kubernetes/transport.js';
 

@@ -1,20 +1,21 @@
 // The reactive state as a Kubernetes object (a ConfigMap), identical in both
 // targets, so it is written with the same optimistic concurrency as the workload.
-import { stringify, parse } from 'yaml';
+// The document is JSON: read on every event, and a YAML parser costs cold start.
 import type { KubeObject } from '../domain/types.js';
+import { canonicalJson } from '../domain/canonical-json.js';
 import { charmStateSchema, type CharmState } from '../charm/state.js';
 import { ownedLabels } from '../render/names.js';
 import { configureZod } from '../validation.js';
 
-const KEY = 'state.yaml';
+const KEY = 'state.json';
 
 export function renderStateObject(state: CharmState, options: { app: string; namespace: string; name: string }): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: options.name, namespace: options.namespace, labels: ownedLabels(options.app) },
-    // Parsed first so keys come in schema order: the same state is always the same text.
-    data: { [KEY]: stringify(charmStateSchema().parse(state)) },
+    // Sorted keys: the same state is always the same text, so an unchanged state is never rewritten.
+    data: { [KEY]: canonicalJson(state, 2) },
   };
 }
 
@@ -23,7 +24,15 @@ export function readStateObject(object: KubeObject | undefined): CharmState | un
   if (!object) return undefined;
   const text = (object.data as Record<string, unknown> | undefined)?.[KEY];
   configureZod();
-  const parsed = charmStateSchema().safeParse(typeof text === 'string' ? parse(text) : undefined);
+  const parsed = charmStateSchema().safeParse(typeof text === 'string' ? parseJson(text) : undefined);
   if (!parsed.success) throw new Error(`the state ConfigMap ${object.metadata.name} is not readable: ${parsed.error.issues[0]?.message}`);
   return parsed.data;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined; // reported as unreadable below, with the object's name
+  }
 }

@@ -7,6 +7,7 @@ import { flag, type PodSpec, type StepContext, type StepInputs } from './context
 import { dockerResourceRules } from './docker-resource.js';
 import { charmRules, podSpecOf, registryCredentialsOf } from './metadata-charm.js';
 import { CONFIG_DEFAULTS, initialState, type CharmState } from './state.js';
+import { canonicalJson } from '../domain/canonical-json.js';
 
 export interface StepResult {
   state: CharmState;
@@ -88,14 +89,6 @@ function finalStatus(statuses: Status[], previous: Status): Status {
   return statuses.at(-1) ?? previous;
 }
 
-/** JSON with sorted keys: equal states give equal text, whatever their key order or realm. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, item: unknown) =>
-    item && typeof item === 'object' && !Array.isArray(item)
-      ? Object.fromEntries(Object.entries(item).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : item);
-}
-
 function isTransient(name: string): boolean {
   return name.startsWith('hook.') || name.startsWith('config.changed') || name.endsWith('.changed');
 }
@@ -112,7 +105,7 @@ export function step(previous: CharmState | undefined, inputs: StepInputs): Step
   state.status = finalStatus(context.statuses, state.status);
   const { generation: _previous, ...before } = previous ?? initialState();
   const { generation: _current, ...after } = state;
-  if (canonical(before) !== canonical(after) || previous === undefined) state.generation = (previous?.generation ?? 0) + 1;
+  if (canonicalJson(before) !== canonicalJson(after) || previous === undefined) state.generation = (previous?.generation ?? 0) + 1;
   const podSpec = context.flags.has(flag.started) ? (context.podSpec ?? podSpecOf(context)) : undefined;
   return {
     state,
