@@ -28,14 +28,19 @@ const CHUNKS = [
 ];
 /**
  * Packages many cold starts never call, required from their own chunk on first use, so the calling
- * code stays synchronous: the import gets a stand-in whose reads (default import) or calls (the named
- * exports listed) require the chunk. semver serves only `semver:` tag policies (compiling it and
- * building its ~120 regular expressions cost every cold start a few milliseconds); js-yaml only the
- * directory target.
+ * code stays synchronous: the import gets a stand-in whose property reads (`default`) or calls
+ * (`named`: functions and classes) require the chunk. semver serves only `semver:` tag policies
+ * (building its ~120 regular expressions cost every cold start a few milliseconds); js-yaml only the
+ * directory target and kubeconfig files. Inside the Kubernetes chunk, client-node's proxy, OIDC and
+ * cloud-CLI auth support (socks with ip-address, openid-client, jsonpath-plus: 170 KB) serve only
+ * kubeconfigs that ask for them; an EKS or in-cluster connection never loads them.
  */
 const ON_USE = [
-  { specifier: 'semver', file: 'kfm-semver.cjs' },
-  { specifier: 'js-yaml', file: 'kfm-js-yaml.cjs', named: ['dump', 'load'] },
+  { specifier: 'semver', file: 'kfm-semver.cjs', default: true },
+  { specifier: 'js-yaml', file: 'kfm-js-yaml.cjs', default: true, named: ['dump', 'load'] },
+  { specifier: 'socks-proxy-agent', file: 'kfm-socks-proxy-agent.cjs', named: ['SocksProxyAgent'] },
+  { specifier: 'openid-client', file: 'kfm-openid-client.cjs', named: ['discovery', 'refreshTokenGrant'] },
+  { specifier: 'jsonpath-plus', file: 'kfm-jsonpath-plus.cjs', named: ['JSONPath'] },
 ];
 const SHARED = [{ path: ERRORS, file: 'kfm-errors.cjs' }];
 
@@ -96,9 +101,13 @@ async function buildChunks(outdir, logLevel) {
 
 /** The stand-in module for an ON_USE package. */
 function onUseModule(chunk) {
-  const loader = `let loaded;\nconst chunk = () => (loaded ??= require("./${chunk.file}"));\n`;
-  if (chunk.named) return loader + chunk.named.map((name) => `export const ${name} = (...args) => chunk().${name}(...args);`).join('\n');
-  return `${loader}export default new Proxy({}, { get: (_target, key) => chunk()[key], has: (_target, key) => key in chunk() });`;
+  const lines = [`let loaded;\nconst chunk = () => (loaded ??= require("./${chunk.file}"));`];
+  // A function, not an arrow: it forwards `new` (classes) as well as calls.
+  for (const name of chunk.named ?? []) {
+    lines.push(`export function ${name}(...args) { const target = chunk().${name}; return new.target ? new target(...args) : target(...args); }`);
+  }
+  if (chunk.default) lines.push('export default new Proxy({}, { get: (_target, key) => (chunk().default ?? chunk())[key], has: (_target, key) => key in (chunk().default ?? chunk()) });');
+  return lines.join('\n');
 }
 
 /** import() of a CHUNKS specifier and static imports of an ON_USE package become require()s of their chunk files. */
@@ -116,10 +125,9 @@ function splitImports(split = new Set()) {
       // Evaluated on the first import(), not at load: the require() runs only on that code path.
       b.onLoad({ filter: /.*/, namespace: 'kfm-chunk' }, (args) => ({ contents: `module.exports = require("./${args.path}");`, loader: 'js' }));
       for (const chunk of ON_USE) {
-        // Static imports from the project only: the chunk's own entry require()s the package itself, and
-        // a dependency inside a chunk (client-node's js-yaml) keeps its own copy.
+        // Static imports only: the chunk's own entry require()s the package itself.
         b.onResolve({ filter: new RegExp(`^${escape(chunk.specifier)}$`) }, (args) =>
-          (args.kind === 'import-statement' && !args.importer.includes(`${sep}node_modules${sep}`) ? { path: chunk.file, namespace: 'kfm-on-use' } : undefined));
+          (args.kind === 'import-statement' ? { path: chunk.file, namespace: 'kfm-on-use' } : undefined));
       }
       b.onLoad({ filter: /.*/, namespace: 'kfm-on-use' }, (args) => ({ contents: onUseModule(ON_USE.find((c) => c.file === args.path)), loader: 'js' }));
       b.onResolve({ filter: /^\.\/kfm-[\w-]+\.cjs$/, namespace: 'kfm-chunk' }, (args) => ({ path: args.path, external: true }));

@@ -44,9 +44,11 @@ function parseTarget(text: string): TargetSetting {
   throw new Error('must be "dir:<path>" or "kubernetes"');
 }
 
-const dnsLabel = () => text(z.maxLength(63), z.regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")'));
+// A variable's value is a string by construction: one schema, not text()'s pipe (which guards JSON values).
+const variable = (...checks: Parameters<z.ZodMiniString['check']>) => z.string().check(...checks);
+const dnsLabel = () => variable(z.maxLength(63), z.regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")'));
 const flag = () => z.enum(['true', 'false'], 'must be "true" or "false"');
-const nonEmpty = () => text(z.minLength(1));
+const nonEmpty = () => text(z.minLength(1)); // inside KFM_REGISTRY_AUTH's JSON
 
 /**
  * One schema per variable, built only when the variable is set (a cold start usually sets three of
@@ -58,7 +60,7 @@ const VARIABLES = {
   KFM_APP: dnsLabel,
   KFM_IMAGE: () => z.pipe(z.string(), z.transform(fromText(parseImageRef))),
   KFM_TAG_POLICY: () => z.string(),
-  KFM_WEBHOOK_SECRET: () => text(z.minLength(16, 'must be at least 16 characters')),
+  KFM_WEBHOOK_SECRET: () => variable(z.minLength(16, 'must be at least 16 characters')),
   KFM_REGISTRY_AUTH: () =>
     z.pipe(
       z.pipe(z.string(), z.transform(fromText((text) => JSON.parse(text) as unknown))),
@@ -66,10 +68,10 @@ const VARIABLES = {
     ),
   KFM_SET_STATUS: flag,
   KFM_OFFLINE: flag,
-  KFM_EKS_CLUSTER: nonEmpty,
+  KFM_EKS_CLUSTER: () => variable(z.minLength(1)),
   KFM_EKS_ENDPOINT: () => z.url({ protocol: /^https$/ }),
-  KFM_EKS_CA: nonEmpty,
-  AWS_REGION: nonEmpty,
+  KFM_EKS_CA: () => variable(z.minLength(1)),
+  AWS_REGION: () => variable(z.minLength(1)),
 };
 
 type Variable = keyof typeof VARIABLES;
