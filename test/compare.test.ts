@@ -100,12 +100,13 @@ test('env, command and image changes replace the owned lists', () => {
   expect(containerOf(result).image).toBe('other/metadata@sha256:' + 'b'.repeat(64));
 });
 
-test('imagePullSecrets change leaves only the new reference; [] removes them', () => {
+test('imagePullSecrets change leaves only the new reference; null removes them, and then matches', () => {
   const live = asLive(deployment());
   const result = converge(deployment({}, { imagePullSecrets: [{ name: 'other-registry' }] }), live);
   expect((result as any).spec.template.spec.imagePullSecrets).toEqual([{ name: 'other-registry' }]);
-  const none = converge(deployment({}, { imagePullSecrets: [] }), live);
-  expect((none as any).spec.template.spec.imagePullSecrets).toEqual([]);
+  const none = converge(deployment({}, { imagePullSecrets: null }), live);
+  expect((none as any).spec.template.spec).not.toHaveProperty('imagePullSecrets');
+  expect(matchesDesired(deployment({}, { imagePullSecrets: null }), none)).toBe(true); // no write on the next event
 });
 
 test('every merge-keyed pod list is replaced, atomic lists too, and no directive is left behind', () => {

@@ -20,11 +20,13 @@ const MYSQL_PASSWORD = 'kube-e2e-mysql-password';
 const REGISTRY_PASSWORD = 'kube-e2e-registry-password';
 const image = parseImageRef('registry.example:5000/kubeflow/metadata:1.0.0');
 const digestOf = (tag: string) => `sha256:${Buffer.from(tag).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+let registryIsPublic = false; // flipped by the test of a registry made public
 const fetcher: ResourceFetcher = {
   async fetch(request) {
     const tag = request.tag ?? image.tag;
     const digest = request.digest ?? digestOf(tag);
-    return { registryPath: `${image.registry}/${image.repository}@${digest}`, digest, tag, pushedAt: request.pushedAt, credentials: { username: 'robot', password: REGISTRY_PASSWORD } };
+    const credentials = registryIsPublic ? undefined : { username: 'robot', password: REGISTRY_PASSWORD };
+    return { registryPath: `${image.registry}/${image.repository}@${digest}`, digest, tag, pushedAt: request.pushedAt, credentials };
   },
 };
 const push = (tag: string, second = 0): PushEvent => ({
@@ -106,6 +108,19 @@ describe('the deployer on the Kubernetes API double', () => {
     // the config set before the race survived it
     expect(container().ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
   }, 120_000);
+
+  it('a registry made public: the next push drops imagePullSecrets, and a redelivery writes nothing', async () => {
+    expect(stored('Deployment', 'kubeflow-metadata').spec.template.spec.imagePullSecrets).toEqual([{ name: 'kubeflow-metadata-registry' }]);
+    registryIsPublic = true;
+    const report = await deployer.run({ hook: 'upgrade-charm', pushes: [push('1.5.0', 100)] });
+    expect(report.changes).toContainEqual({ kind: 'Deployment', name: 'kubeflow-metadata', outcome: 'patched' });
+    const pod = stored('Deployment', 'kubeflow-metadata').spec.template.spec;
+    expect(pod).not.toHaveProperty('imagePullSecrets');
+    expect(pod.containers[0].image).toBe(`registry.example:5000/kubeflow/metadata@${digestOf('1.5.0')}`);
+    const before = writes();
+    await deployer.run({ hook: 'upgrade-charm', pushes: [push('1.5.0', 100)] });
+    expect(writes()).toBe(before);
+  });
 
   it('no password reached a Deployment, a Service, the state or a log line', () => {
     const visible = JSON.stringify(double.objects().filter((o) => o.kind !== 'Secret')) + logs.join('\n');

@@ -48,9 +48,9 @@ describe('renderWorkload', () => {
     expect(text).not.toContain('reg-pass');
   });
 
-  it('omits imagePullSecrets for an anonymous image', () => {
+  it('sets imagePullSecrets to null (absent, and removed if an earlier image left one) for an anonymous image', () => {
     const deployment = renderWorkload(all(false), options).find((o) => o.kind === 'Deployment')!;
-    expect((deployment.spec as any).template.spec.imagePullSecrets).toBeUndefined();
+    expect((deployment.spec as any).template.spec.imagePullSecrets).toBeNull();
   });
 
   it('renders the Service port http → the configured port', () => {

@@ -55,10 +55,9 @@ export function renderDeployment(spec: PodSpec, options: RenderOptions): KubeObj
       template: {
         // The revision, not the password, changes when MySQL does, so pods restart to read the new Secret.
         metadata: { labels, annotations: { [REVISION_ANNOTATION]: String(spec.mysqlRevision) } },
-        // The API server drops an empty imagePullSecrets list, so an anonymous image omits the field.
-        spec: spec.image.authenticated
-          ? { containers: [container], imagePullSecrets: [{ name: options.names.pullSecret }] }
-          : { containers: [container] },
+        // An anonymous image wants no pull Secret: null removes one an earlier authenticated image left
+        // (an empty list would not: the API server drops it, so it could never match).
+        spec: { containers: [container], imagePullSecrets: spec.image.authenticated ? [{ name: options.names.pullSecret }] : null },
       },
     },
   };

@@ -29,6 +29,13 @@ const mkdir = promisify(mkdirCallback);
 const SECRET_MODE = 0o600;
 const FILE_MODE = 0o644;
 
+/** The object as a cluster would store it: a desired `null` means "absent" (src/targets/compare.ts). */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null).map(([key, item]) => [key, withoutNulls(item)]));
+}
+
 export function createDirectoryTarget(options: DirectoryTargetOptions): Target {
   const folder = join(options.path, options.namespace);
   let queue: Promise<unknown> = Promise.resolve();
@@ -65,7 +72,7 @@ export function createDirectoryTarget(options: DirectoryTargetOptions): Target {
     if (live && matchesDesired(desired, live)) return 'unchanged';
     const { resourceVersion: _ignored, ...metadata } = desired.metadata;
     // noRefs: shared label objects would otherwise print as &ref_0 / *ref_0. lineWidth -1: long strings stay on one line.
-    const text = dump({ ...desired, metadata: { ...metadata, namespace: options.namespace } }, { noRefs: true, lineWidth: -1 });
+    const text = dump(withoutNulls({ ...desired, metadata: { ...metadata, namespace: options.namespace } }), { noRefs: true, lineWidth: -1 });
     await mkdir(folder, { recursive: true, mode: 0o755 });
     const temporary = `${file}.${process.pid}.tmp`;
     await writeFile(temporary, text, { mode: desired.kind === 'Secret' ? SECRET_MODE : FILE_MODE });
