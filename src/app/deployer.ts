@@ -28,7 +28,12 @@ export interface DeployerDeps {
   fetcher: ResourceFetcher;
   logger: Logger;
   maxAttempts?: number;
+  /** Milliseconds left in the invocation: conflict retries stop while there is time to answer. */
+  deadline?: () => number;
 }
+
+/** Time kept back from the deadline to answer after the last conflict. */
+const ANSWER_MARGIN_MS = 1000;
 
 export type Trigger =
   /** A resource update: registry pushes, or (without `pushes`) the scheduled refresh of the deployed tag. */
@@ -165,7 +170,11 @@ export function createDeployer(deps: DeployerDeps) {
         deps.logger.info('write conflict: recomputing the step', { attempt: attemptNumber });
         if (attemptNumber >= maxAttempts) throw new TargetError(`gave up after ${maxAttempts} conflicting writes`, 409);
         // Full jitter, so concurrent invocations that keep colliding spread out.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2000, 25 * 2 ** attemptNumber)));
+        const wait = Math.random() * Math.min(2000, 25 * 2 ** attemptNumber);
+        if (deps.deadline && deps.deadline() - wait < ANSWER_MARGIN_MS) {
+          throw new TargetError(`gave up after ${attemptNumber} conflicting writes: out of time`, 409);
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
       }
     }
   }

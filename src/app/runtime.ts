@@ -44,6 +44,7 @@ export function lazyDeployer(settings: Settings, logger: Logger, overrides: Runt
       target,
       fetcher: overrides.fetcher ?? createFetcher(settings),
       logger,
+      deadline: () => remaining(),
     });
   }
   return function getDeployer(deadline?: Deadline): Promise<Deployer> {
