@@ -8,4 +8,6 @@ export default {
   },
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/src/**/*.test.ts'],
   testTimeout: 30000,
+  // Every test file: no registered secret may show in logs, responses or stored non-Secret objects.
+  setupFilesAfterEnv: ['<rootDir>/test/support/leak-guard.setup.ts'],
 };

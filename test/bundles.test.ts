@@ -10,10 +10,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { startKubeDouble, type KubeDouble } from './support/kube-double.js';
+import { observe, watchSecrets } from './support/leak-guard.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
+watchSecrets(SECRET, 'sample-mysql-password');
 const events = (name: string) => join(root, 'events', name);
 
 let work: string;
@@ -39,11 +41,13 @@ let calls = 0;
 /** One event through one bundled handler, in a fresh process with only the given environment. */
 async function invoke(handler: 'push' | 'config' | 'status', eventFile: string, env: Record<string, string>): Promise<Outcome & { body: any }> {
   const result = join(work, `result-${(calls += 1)}.json`);
-  await run(process.execPath, [join(root, 'test', 'support', 'invoke-bundle.cjs'), join(dist, `${handler}.cjs`), eventFile, result], {
+  const { stdout } = await run(process.execPath, [join(root, 'test', 'support', 'invoke-bundle.cjs'), join(dist, `${handler}.cjs`), eventFile, result], {
     cwd: work,
     env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', KFM_WEBHOOK_SECRET: SECRET, ...env },
   });
+  observe(`the ${handler} bundle's log`, stdout);
   const outcome = JSON.parse(await readFile(result, 'utf8')) as Outcome;
+  observe(`the ${handler} bundle's answer`, JSON.stringify(outcome));
   return { ...outcome, body: outcome.answer ? JSON.parse(outcome.answer.body) : undefined };
 }
 

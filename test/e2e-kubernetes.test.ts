@@ -15,9 +15,11 @@ import { parseTagPolicy } from '../src/policy/tag-policy.js';
 import { createLogger } from '../src/log.js';
 import type { ResourceFetcher } from '../src/resource/port.js';
 import type { PushEvent } from '../src/domain/types.js';
+import { observe, watchSecrets } from './support/leak-guard.js';
 
 const MYSQL_PASSWORD = 'kube-e2e-mysql-password';
 const REGISTRY_PASSWORD = 'kube-e2e-registry-password';
+watchSecrets(MYSQL_PASSWORD, REGISTRY_PASSWORD);
 const image = parseImageRef('registry.example:5000/kubeflow/metadata:1.0.0');
 const digestOf = (tag: string) => `sha256:${Buffer.from(tag).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 let registryIsPublic = false; // flipped by the test of a registry made public
@@ -46,7 +48,7 @@ beforeAll(async () => {
   kubeConfig.loadFromFile(join(dir, 'kubeconfig'));
   deployer = createDeployer({
     app: 'kubeflow-metadata', namespace: 'kubeflow', image, tagPolicy: parseTagPolicy('semver:^1', image.tag), setStatus: true,
-    target: createKubernetesTarget({ kubeConfig, namespace: 'kubeflow' }), fetcher, logger: createLogger((line) => logs.push(line)),
+    target: createKubernetesTarget({ kubeConfig, namespace: 'kubeflow' }), fetcher, logger: createLogger((line) => (logs.push(line), observe('a log line', line))),
   });
 });
 afterAll(async () => {

@@ -11,6 +11,7 @@ import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startLocalApp, type LocalApp } from './support/local-app.js';
 import { pushImage, startRegistry, type TestRegistry } from './support/registry.js';
+import { leaksIn as leaksInText } from './support/leak-guard.js';
 
 const WEBHOOK_SECRET = 'leak-webhook-Secret-q7Z3x9K2p';
 const MYSQL_PASSWORD = 'leak-mysql-Pw-R4nd0m-8e2b';
@@ -21,16 +22,7 @@ const SECRETS = [WEBHOOK_SECRET, MYSQL_PASSWORD, MYSQL_PASSWORD_2, REGISTRY_PASS
 const REPOSITORY = 'kubeflow/metadata';
 const DIST = 'application/vnd.docker.distribution.events.v1+json';
 
-/** The secret itself, and its base64 at each of the three byte alignments (the part that does not depend on neighbours). */
-function encodings(secret: string): string[] {
-  const variants = [secret];
-  for (let shift = 0; shift < 3; shift++) {
-    const encoded = Buffer.concat([Buffer.alloc(shift, 0x20), Buffer.from(secret)]).toString('base64');
-    variants.push(encoded.slice(shift === 0 ? 0 : 4, -4));
-  }
-  return variants;
-}
-const leaksIn = (text: string) => SECRETS.flatMap((secret) => encodings(secret).filter((form) => text.includes(form)).map((form) => `${secret} as ${form}`));
+const leaksIn = (text: string) => leaksInText(text, SECRETS);
 
 let registry: TestRegistry;
 let app: LocalApp;

@@ -24,6 +24,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { watchSecrets, watchStore } from './leak-guard.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -272,6 +273,9 @@ export async function startKubeDouble(options: { kubectl?: string; token?: strin
   await listen(0);
   const { port } = server.address() as AddressInfo;
   const url = `http://127.0.0.1:${port}`;
+  watchSecrets(token);
+  const unwatch = watchStore('the Kubernetes double\'s objects', async () =>
+    JSON.stringify([...store.values()].filter((object) => object.kind !== 'Secret')));
 
   return {
     url,
@@ -293,6 +297,7 @@ contexts: [{name: double, context: {cluster: double, user: double, namespace: ku
       return commit(resource, object, store.get(`${resource}/${String(meta.namespace)}/${String(meta.name)}`));
     },
     stop: async () => {
+      unwatch();
       for (const timer of timers) clearTimeout(timer);
       if (server.listening) await close();
       await queue;

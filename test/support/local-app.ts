@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startLocalServer } from '../../src/local/server.js';
+import { observe, watchSecrets, watchStore } from './leak-guard.js';
 
 export interface LocalApp {
   url: string;
@@ -21,10 +22,12 @@ export interface LocalApp {
 export async function startLocalApp(env: Record<string, string>, options: { port?: number } = {}): Promise<LocalApp> {
   const dir = await mkdtemp(join(tmpdir(), 'kfm-app-'));
   Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, ...env });
+  watchSecrets(env.KFM_WEBHOOK_SECRET, ...registryPasswords(env.KFM_REGISTRY_AUTH));
   const logs: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => {
     logs.push(String(chunk));
+    observe('a log line', String(chunk));
     return true;
   }) as typeof process.stdout.write;
   // One at a time: jest's ESM loader fails parallel first imports of a shared module.
@@ -33,13 +36,19 @@ export async function startLocalApp(env: Record<string, string>, options: { port
   const status = await import('../../handlers/status.js');
   const server = await startLocalServer({ push: push.handler, config: config.handler, status: status.handler }, { port: options.port ?? 0 });
   const folder = join(dir, process.env.KFM_NAMESPACE ?? 'kubeflow');
+  const unwatch = watchStore(`the stored objects in ${folder}`, async () => {
+    const files = (await readdir(folder).catch(() => [] as string[])).filter((file) => !file.startsWith('secret-'));
+    return (await Promise.all(files.map((file) => readFile(join(folder, file), 'utf8').catch(() => '')))).join('\n');
+  });
   return {
     url: server.url,
     dir,
     logs,
     async request(method, path, body, headers = {}) {
+      if (typeof body === 'string') watchSecrets(mysqlPassword(body));
       const response = await fetch(`${server.url}${path}`, { method, body: typeof body === "string" || body === undefined ? body : new Uint8Array(body), headers });
       const text = await response.text();
+      observe(`the answer to ${method} ${path.slice(0, 80)}`, text);
       let json: unknown;
       try { json = JSON.parse(text); } catch { json = undefined; }
       return { status: response.status, json, text };
@@ -57,9 +66,28 @@ export async function startLocalApp(env: Record<string, string>, options: { port
       return stamps.join('\n');
     },
     async stop() {
+      unwatch();
       await server.stop();
       process.stdout.write = write;
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+function registryPasswords(auth: string | undefined): string[] {
+  try {
+    return Object.values(JSON.parse(auth ?? '{}') as Record<string, { password?: unknown }>).flatMap((entry) => (typeof entry?.password === 'string' ? [entry.password] : []));
+  } catch {
+    return []; // a deliberately invalid setting
+  }
+}
+
+/** The MySQL password a config body carries, if any. */
+function mysqlPassword(body: string): string | undefined {
+  try {
+    const password = (JSON.parse(body) as { relations?: { mysql?: { password?: unknown } } })?.relations?.mysql?.password;
+    return typeof password === 'string' ? password : undefined;
+  } catch {
+    return undefined;
+  }
 }

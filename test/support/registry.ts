@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { stringify } from 'yaml';
 import type { RegistryCredentials } from '../../src/domain/types.js';
+import { watchSecrets } from './leak-guard.js';
 
 export interface NotificationEndpoint {
   url: string;
@@ -153,6 +154,7 @@ export async function startRegistry(opts: Partial<RegistryOptions> = {}): Promis
     throw new Error(`${options.binary} is missing: install the Debian package docker-registry (apt-get install docker-registry)`);
   });
   const auth = options.auth || undefined;
+  watchSecrets(auth?.password);
   const dir = await mkdtemp(join(tmpdir(), 'kfm-registry-'));
   try {
     if (auth) await writeFile(join(dir, 'htpasswd'), await bcryptLine(options, auth));
