@@ -100,6 +100,14 @@ test('creates each kind when absent; a second write of the same objects sends no
   expect(writesSince(mark)).toEqual([]);
 });
 
+test('sequential requests share one kept-alive connection (client-node alone opened one per request)', async () => {
+  const fresh = targetFor();
+  const before = double.connections();
+  for (let i = 0; i < 5; i += 1) await fresh.read({ kind: 'Service', name: 'kubeflow-metadata' });
+  await fresh.write(deployment(8080, 'keep-alive-check'), undefined);
+  expect(double.connections() - before).toBe(1);
+});
+
 test('Deployment port 8080 → 9090 leaves exactly one port, via a conditioned strategic merge patch', async () => {
   const before = await target.read({ kind: 'Deployment', name: 'kubeflow-metadata' });
   const mark = double.requests.length;
@@ -230,7 +238,19 @@ describe('request options from the kubeconfig', () => {
     expect(options.rejectUnauthorized).not.toBe(false);
     expect(options.agent).toBeInstanceOf(Agent);
     expect(String((options.agent as Agent).options.cert)).toBe(cert);
+    expect((options.agent as Agent).options.keepAlive).toBe(true);
     expect(options.headers).toEqual({ Accept: 'application/json, */*;q=0.8', 'Content-Type': 'application/strategic-merge-patch+json' });
+  });
+
+  test('one keep-alive agent per connection, replaced when the TLS material changes', async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(kubeconfig(`client-certificate-data: ${b64(PEM('CERTIFICATE'))}, client-key-data: ${b64(PEM('PRIVATE KEY'))}`));
+    const request = { method: 'GET' } as const;
+    const first = (await requestOptions(kubeConfig, request)).agent;
+    expect((await requestOptions(kubeConfig, request)).agent).toBe(first);
+    (kubeConfig.getCurrentUser() as { certData?: string }).certData = b64(`${PEM('CERTIFICATE')}\n`); // a rotated client certificate
+    const rotated = (await requestOptions(kubeConfig, request)).agent;
+    expect(rotated).not.toBe(first);
   });
 
   test('a token becomes Authorization: Bearer; skipTLSVerify turns verification off', async () => {

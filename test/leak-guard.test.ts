@@ -9,7 +9,7 @@ watchSecrets(SECRET, 'short'); // too short to be matched reliably: ignored
 
 describe('the leak guard', () => {
   it('finds a secret in stdout, plain and base64-embedded (then clears what it saw, or this test would fail)', async () => {
-    process.stdout.write(`{"level":"info","token":"${SECRET}"}\n`);
+    process.stdout.write(`leak-guard self-test, this line is expected: {"token":"${SECRET}"}\n`);
     observe('an answer', JSON.stringify({ auth: Buffer.from(`robot:${SECRET}`).toString('base64') }));
     const leaks = await pendingLeaks();
     expect(leaks.some((leak) => leak.includes('in stdout'))).toBe(true);

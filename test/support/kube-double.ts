@@ -117,6 +117,8 @@ export interface KubeDouble {
   refuse(): Promise<void>;
   resume(): Promise<void>;
   readonly requests: LoggedRequest[];
+  /** TCP connections accepted so far (keep-alive makes one serve many requests). */
+  connections(): number;
   objects(): Obj[];
   /** Stores an object as if someone else had written it (bumps resourceVersion, applies defaults). */
   put(object: Obj): Obj;
@@ -253,6 +255,7 @@ export async function startKubeDouble(options: { kubectl?: string; token?: strin
     return [200, commit(resource, patched, current)];
   }
 
+  let connections = 0;
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -266,6 +269,7 @@ export async function startKubeDouble(options: { kubectl?: string; token?: strin
         });
     });
   });
+  server.on('connection', () => void (connections += 1));
   const listen = (port: number) => new Promise<void>((resolve, reject) => {
     server.once('error', reject).listen(port, '127.0.0.1', () => (server.off('error', reject), resolve()));
   });
@@ -290,6 +294,7 @@ contexts: [{name: double, context: {cluster: double, user: double, namespace: ku
     refuse: () => (server.listening ? close() : Promise.resolve()),
     resume: () => (server.listening ? Promise.resolve() : listen(port)),
     requests,
+    connections: () => connections,
     objects: () => [...store.values()].map((o) => structuredClone(o)),
     put: (object) => {
       const meta = object.metadata as Obj;

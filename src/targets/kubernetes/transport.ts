@@ -44,7 +44,33 @@ export async function requestOptions(kubeConfig: KubeConfig, request: Omit<ApiRe
   if (request.contentType) headers['Content-Type'] = request.contentType;
   const options: https.RequestOptions = { method: request.method, headers };
   await kubeConfig.applyToHTTPSOptions(options);
+  options.agent = keptAlive(kubeConfig, options);
   return options;
+}
+
+const agents = new WeakMap<KubeConfig, { key: string; agent: http.Agent }>();
+
+/**
+ * client-node makes a new agent per request, so every request opened a new (TLS)
+ * connection: an event's reads and writes paid a handshake each. One keep-alive
+ * agent per connection's TLS material serves them all, and the warm function's
+ * next events; new material (a rotated client certificate) gets a new agent. A
+ * proxy agent (kubeconfig proxy-url) is left as it is. A socket the server closed
+ * while the function was frozen fails like a dropped connection, and is retried.
+ */
+function keptAlive(kubeConfig: KubeConfig, options: https.RequestOptions): https.RequestOptions['agent'] {
+  const made = options.agent;
+  if (typeof made !== 'object') return made;
+  const secure = made.constructor === https.Agent;
+  if (!secure && made.constructor !== http.Agent) return made;
+  const tls = [options.ca, options.cert, options.key, options.pfx, options.passphrase, options.rejectUnauthorized, options.servername];
+  const key = `${secure}:${JSON.stringify(tls.map((value) => (Buffer.isBuffer(value) ? value.toString('base64') : value ?? null)))}`;
+  const kept = agents.get(kubeConfig);
+  if (kept?.key === key) return kept.agent;
+  kept?.agent.destroy();
+  const agent = secure ? new https.Agent({ ...(made as https.Agent).options, keepAlive: true }) : new http.Agent({ keepAlive: true });
+  agents.set(kubeConfig, { key, agent });
+  return agent;
 }
 
 /** Sends `request` to `server` (the current cluster's URL); aborted after `timeoutMs()` ms, read once the options are ready. */
