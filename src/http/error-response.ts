@@ -15,7 +15,7 @@ export function errorResponse(logger: Logger): MiddlewareObj<HttpEvent, HttpResu
         return;
       }
       if (error instanceof TargetError) {
-        logger.error('target write failed', { reason: error.message });
+        logger.error('target request failed', { reason: error.message }); // a read or a write: the reason names it
         request.response = jsonResponse(502, { error: error.message });
         return;
       }
