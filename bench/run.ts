@@ -70,6 +70,7 @@ for (const { name, bytes } of files) {
   const handler = HANDLERS.includes(name.replace(/\.cjs$/, ''));
   const size = `${(bytes / 1024).toFixed(0)} KiB`;
   if (handler) row(`bundle size, dist/${name}`, size, '≤ 1 MB', bytes <= MB);
+  else if (name === 'kfm-errors.cjs') row(`shared chunk, dist/${name} (required by every bundle)`, size, '—');
   else row(`lazy chunk, dist/${name} (loaded on use only)`, size, '—');
 }
 
