@@ -27,10 +27,10 @@ export interface ColdStart {
 const script = join(import.meta.dirname, 'cold-invoke.cjs');
 
 /** Spawn → exit, asynchronously (a peer such as the Kubernetes double may live in this process). */
-function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; error?: string }> {
+function timed(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; error?: string }> {
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(node, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
@@ -42,7 +42,8 @@ function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; er
   });
 }
 
-export async function measureColdStarts(cases: ColdCase[], runs: number): Promise<ColdStart[]> {
+/** `node`: the binary for both sides (default: this one). */
+export async function measureColdStarts(cases: ColdCase[], runs: number, node = process.execPath): Promise<ColdStart[]> {
   const samples = cases.map(() => [] as number[]);
   const failures = cases.map(() => [] as string[]);
   const baseline: number[] = [];
@@ -52,10 +53,10 @@ export async function measureColdStarts(cases: ColdCase[], runs: number): Promis
   try {
     for (let round = 0; round < runs; round++) {
       for (const [index, c] of cases.entries()) {
-        baseline.push((await timed(['-e', '0'], base)).ms);
+        baseline.push((await timed(node, ['-e', '0'], base)).ms);
         const target = c.env ?? { KFM_TARGET: `dir:${join(root, `${index}-${round}`)}`, KFM_OFFLINE: 'true' }; // fresh: same work every run
         const env = { ...base, KFM_WEBHOOK_SECRET: SECRET, ...target };
-        const result = await timed([script, c.bundle, JSON.stringify(httpEvent(c.route, round + 1))], env);
+        const result = await timed(node, [script, c.bundle, JSON.stringify(httpEvent(c.route, round + 1))], env);
         samples[index]!.push(result.ms);
         if (result.error) failures[index]!.push(result.error);
       }

@@ -6,7 +6,7 @@
 // KFM_BENCH_RUNS (cold starts per handler, default 15), KFM_BENCH_PUSHES
 // (latency samples, default 200 dir / 100 kube) tune the run length.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startKubeDouble } from '../test/support/kube-double.js';
@@ -19,6 +19,7 @@ const HANDLERS = ['push', 'config', 'status'];
 const runs = Math.max(15, Number(process.env.KFM_BENCH_RUNS ?? 15));
 const pushes = Number(process.env.KFM_BENCH_PUSHES ?? 0);
 const DUPLICATES = 1000;
+const NODE22 = join(root, 'tools', 'node22', 'node_modules', '.bin', 'node');
 
 interface Row { figure: string; measured: string; target: string; ok?: boolean }
 const rows: Row[] = [];
@@ -60,6 +61,16 @@ try {
     const figure = `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`;
     row(`cold init, ${cold.name} (median of ${runs}, ratio to node -e 0)`, figure, info ? '—' : '≤ 2.0×', info ? undefined : cold.ratio <= 2 && cold.failures.length === 0);
     if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
+  }
+  // The Lambda runtime's major (nodejs22.x), when `npm run test:node22` has installed it: for information.
+  if (existsSync(NODE22)) {
+    step(`cold starts on Node 22 (${NODE22})`);
+    for (const cold of await measureColdStarts(cases.slice(0, HANDLERS.length), runs, NODE22)) {
+      row(`cold init on Node 22, ${cold.name} (median of ${runs}, ratio to node22 -e 0)`, `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`, '—');
+      if (cold.failures.length) notes.push(`cold ${cold.name} on Node 22: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
+    }
+  } else {
+    notes.push('Node 22 (the Lambda runtime) not measured: `npm run test:node22` installs it in tools/node22.');
   }
 } finally {
   await double.stop();
