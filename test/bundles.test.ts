@@ -156,3 +156,19 @@ it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their o
     eks: 'function', ecr: 'function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
   });
 });
+
+it('each Lambda package (osls package) carries its handler and every chunk, and no local state', async () => {
+  const out = join(work, 'package');
+  await run(join(root, 'node_modules', '.bin', 'osls'), ['package', '--package', out], {
+    cwd: root, env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' }, timeout: 120_000,
+  });
+  const chunks = (await readdir(dist)).filter((file) => file.startsWith('kfm-')).sort();
+  expect(chunks.length).toBeGreaterThanOrEqual(8);
+  for (const handler of ['push', 'config', 'status']) {
+    const { stdout } = await run('unzip', ['-Z1', join(out, `${handler}.zip`)]);
+    const entries = stdout.split('\n').filter(Boolean);
+    expect(entries).toContain(`handlers/${handler}.cjs`);
+    expect(entries.filter((entry) => entry.startsWith('handlers/kfm-')).map((entry) => entry.slice('handlers/'.length)).sort()).toEqual(chunks);
+    expect(entries.filter((entry) => !entry.startsWith('handlers/'))).toEqual([]); // no .kfm/, src/, node_modules/
+  }
+}, 120_000);
