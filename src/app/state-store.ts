@@ -6,6 +6,7 @@ import { canonicalJson } from '../domain/canonical-json.js';
 import { charmStateSchema, type CharmState } from '../charm/state.js';
 import { ownedLabels } from '../render/names.js';
 import { configureZod } from '../validation.js';
+import { TargetError } from '../errors.js';
 
 const KEY = 'state.json';
 
@@ -25,7 +26,12 @@ export function readStateObject(object: KubeObject | undefined): CharmState | un
   const text = (object.data as Record<string, unknown> | undefined)?.[KEY];
   configureZod();
   const parsed = charmStateSchema().safeParse(typeof text === 'string' ? parseJson(text) : undefined);
-  if (!parsed.success) throw new Error(`the state ConfigMap ${object.metadata.name} is not readable: ${parsed.error.issues[0]?.message}`);
+  if (!parsed.success) {
+    // A 502 that says what to do, not a bare 500: the object on the target is what is wrong.
+    const issue = parsed.error.issues[0];
+    const where = [KEY, ...(issue?.path ?? [])].map(String).join('.');
+    throw new TargetError(`the state ConfigMap ${object.metadata.name} is not readable (${where}: ${issue?.message}): restore it, or delete it and send the config again`);
+  }
   return parsed.data;
 }
 
