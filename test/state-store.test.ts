@@ -20,9 +20,9 @@ describe('the state ConfigMap', () => {
   });
 
   it.each([
-    ['a ConfigMap from an earlier format', { 'state.yaml': 'flags: []\n' }, /\(state\.json: .*\): restore it, or delete it/],
-    ['text that is not JSON', { 'state.json': '{"flags": [' }, /\(state\.json: /],
-    ['a field of the wrong type', { 'state.json': JSON.stringify({ ...initialState(), flags: 'charm.started' }) }, /\(state\.json\.flags: /],
+    ['a ConfigMap from an earlier format', { 'state.yaml': 'flags: []\n' }, /\(no state\.json key\): restore it, or delete it/],
+    ['text that is not JSON', { 'state.json': '{"flags": [' }, /\(state\.json is not JSON\)/],
+    ['a field of the wrong type', { 'state.json': JSON.stringify({ ...initialState(), flags: 'charm.started' }) }, /\(state\.json\.flags: expected array, received string\)/],
   ])('%s is a TargetError naming the object and the key', (_what, data, message) => {
     const read = () => readStateObject(withData(data));
     expect(read).toThrow(TargetError);

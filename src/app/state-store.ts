@@ -23,22 +23,20 @@ export function renderStateObject(state: CharmState, options: { app: string; nam
 /** The stored state, or undefined before the first step; a corrupt object is an error, not a reset. */
 export function readStateObject(object: KubeObject | undefined): CharmState | undefined {
   if (!object) return undefined;
+  // A 502 that says what to do, not a bare 500: the object on the target is what is wrong.
+  const unreadable = (problem: string) =>
+    new TargetError(`the state ConfigMap ${object.metadata.name} is not readable (${problem}): restore it, or delete it and send the config again`);
   const text = (object.data as Record<string, unknown> | undefined)?.[KEY];
-  configureZod();
-  const parsed = charmStateSchema().safeParse(typeof text === 'string' ? parseJson(text) : undefined);
-  if (!parsed.success) {
-    // A 502 that says what to do, not a bare 500: the object on the target is what is wrong.
-    const issue = parsed.error.issues[0];
-    const where = [KEY, ...(issue?.path ?? [])].map(String).join('.');
-    throw new TargetError(`the state ConfigMap ${object.metadata.name} is not readable (${where}: ${issue?.message}): restore it, or delete it and send the config again`);
-  }
-  return parsed.data;
-}
-
-function parseJson(text: string): unknown {
+  if (typeof text !== 'string') throw unreadable(`no ${KEY} key`);
+  let json: unknown;
   try {
-    return JSON.parse(text);
+    json = JSON.parse(text);
   } catch {
-    return undefined; // reported as unreadable below, with the object's name
+    throw unreadable(`${KEY} is not JSON`);
   }
+  configureZod();
+  const parsed = charmStateSchema().safeParse(json);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  throw unreadable(`${[KEY, ...(issue?.path ?? [])].map(String).join('.')}: ${(issue?.message ?? 'invalid').replace(/^Invalid input: /, '')}`);
 }
