@@ -3,7 +3,9 @@
 // on-use stand-ins), built outside the repository so that no node_modules can
 // fill a gap, and every invocation in a fresh node process, as Lambda runs it.
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:https';
 import { builtinModules } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +17,7 @@ import { observe, watchSecrets } from './support/leak-guard.js';
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
-watchSecrets(SECRET, 'sample-mysql-password');
+watchSecrets(SECRET, 'sample-mysql-password', 'bundle-test-secret-access-key');
 const events = (name: string) => join(root, 'events', name);
 
 let work: string;
@@ -136,6 +138,42 @@ describe('on the Kubernetes target (the double)', () => {
     // Refused by the proxy's port, not by the API server's: the request went through the socks agent.
     expect(JSON.parse(status.answer!.body).error).toMatch(/ConfigMap .* failed: connect ECONNREFUSED 127\.0\.0\.1:9$/);
   });
+});
+
+it('the EKS path of the bundled Kubernetes chunk: verified TLS, a token signed with the credential chain (env), sent as Bearer', async () => {
+  // A stand-in API server: records the Authorization header and answers 404 (no state yet).
+  const seen: string[] = [];
+  const tls = (file: string) => readFile(join(root, 'test', 'support', 'tls', file), 'utf8');
+  const cert = await tls('server-cert.pem');
+  const server = createServer({ cert, key: await tls('server-key.pem') }, (req, res) => {
+    seen.push(String(req.headers.authorization ?? ''));
+    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    // The CA is the server's own certificate: verification stays on, as on EKS.
+    const settings = { namespace: 'kubeflow', eks: { cluster: 'kfm-test', endpoint, caData: Buffer.from(cert).toString('base64'), region: 'eu-west-1' } };
+    const script = `
+      const { createKubernetesTargetFromSettings } = require(${JSON.stringify(join(dist, 'kfm-kubernetes.cjs'))});
+      createKubernetesTargetFromSettings(${JSON.stringify(settings)}, () => 10000)
+        .then((target) => target.read({ kind: 'ConfigMap', name: 'kubeflow-metadata-deployer-state' }))
+        .then((found) => process.stdout.write(JSON.stringify({ found: found ?? null })), (error) => process.stdout.write(JSON.stringify({ error: String(error) })));`;
+    const { stdout } = await run(process.execPath, ['-e', script], {
+      cwd: work,
+      env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_ACCESS_KEY_ID: 'AKIDBUNDLETEST', AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key' },
+    });
+    expect(JSON.parse(stdout)).toEqual({ found: null });
+    expect(seen).toHaveLength(1);
+    const token = seen[0]!.replace(/^Bearer k8s-aws-v1\./, '');
+    expect(token).not.toBe(seen[0]);
+    const presigned = new URL(Buffer.from(token, 'base64url').toString());
+    expect(presigned.host).toBe('sts.eu-west-1.amazonaws.com');
+    expect(presigned.searchParams.get('X-Amz-Credential')).toMatch(/^AKIDBUNDLETEST\/\d{8}\/eu-west-1\/sts\/aws4_request$/);
+    expect(presigned.searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-k8s-aws-id');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their own and export what the stand-ins call', async () => {
