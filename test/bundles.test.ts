@@ -3,7 +3,7 @@
 // on-use stand-ins), built outside the repository so that no node_modules can
 // fill a gap, and every invocation in a fresh node process, as Lambda runs it.
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:https';
+import { createServer, type Server } from 'node:https';
 import { builtinModules } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -17,7 +17,7 @@ import { observe, watchSecrets } from './support/leak-guard.js';
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
-watchSecrets(SECRET, 'sample-mysql-password', 'bundle-test-secret-access-key');
+watchSecrets(SECRET, 'sample-mysql-password', 'bundle-test-secret-access-key', 'bundle-test-ecr-password');
 const events = (name: string) => join(root, 'events', name);
 
 let work: string;
@@ -140,40 +140,102 @@ describe('on the Kubernetes target (the double)', () => {
   });
 });
 
-it('the EKS path of the bundled Kubernetes chunk: verified TLS, a token signed with the credential chain (env), sent as Bearer', async () => {
-  // A stand-in API server: records the Authorization header and answers 404 (no state yet).
-  const seen: string[] = [];
-  const tls = (file: string) => readFile(join(root, 'test', 'support', 'tls', file), 'utf8');
-  const cert = await tls('server-cert.pem');
-  const server = createServer({ cert, key: await tls('server-key.pem') }, (req, res) => {
-    seen.push(String(req.headers.authorization ?? ''));
-    res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in for AWS and the API server', () => {
+  // One server plays EKS (GET /clusters/<name>), ECR (GetAuthorizationToken) and the Kubernetes API
+  // (404 for any read). The SDK is pointed at it with AWS_ENDPOINT_URL_<SERVICE> and trusts its
+  // test certificate through NODE_EXTRA_CA_CERTS; the Kubernetes target trusts it as the cluster CA.
+  const tlsFile = (file: string) => join(root, 'test', 'support', 'tls', file);
+  const seen: Array<{ path: string; authorization: string }> = [];
+  let server: Server;
+  let endpoint: string;
+  let cert: string;
+  const ACCESS_KEY = 'AKIDBUNDLETEST';
+
+  beforeAll(async () => {
+    cert = await readFile(tlsFile('server-cert.pem'), 'utf8');
+    server = createServer({ cert, key: await readFile(tlsFile('server-key.pem'), 'utf8') }, (req, res) => {
+      seen.push({ path: req.url ?? '', authorization: String(req.headers.authorization ?? '') });
+      const json = (status: number, body: unknown, type = 'application/json') => res.writeHead(status, { 'content-type': type }).end(JSON.stringify(body));
+      req.resume().on('end', () => {
+        if (req.url === '/clusters/kfm-test') {
+          return json(200, { cluster: { name: 'kfm-test', endpoint, status: 'ACTIVE', certificateAuthority: { data: Buffer.from(cert).toString('base64') } } });
+        }
+        if (String(req.headers['x-amz-target']).endsWith('.GetAuthorizationToken')) {
+          const token = Buffer.from('AWS:bundle-test-ecr-password').toString('base64');
+          return json(200, { authorizationData: [{ authorizationToken: token, expiresAt: Date.now() / 1000 + 43200, proxyEndpoint: endpoint }] }, 'application/x-amz-json-1.1');
+        }
+        return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  try {
-    const endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    // The CA is the server's own certificate: verification stays on, as on EKS.
-    const settings = { namespace: 'kubeflow', eks: { cluster: 'kfm-test', endpoint, caData: Buffer.from(cert).toString('base64'), region: 'eu-west-1' } };
-    const script = `
-      const { createKubernetesTargetFromSettings } = require(${JSON.stringify(join(dist, 'kfm-kubernetes.cjs'))});
-      createKubernetesTargetFromSettings(${JSON.stringify(settings)}, () => 10000)
-        .then((target) => target.read({ kind: 'ConfigMap', name: 'kubeflow-metadata-deployer-state' }))
-        .then((found) => process.stdout.write(JSON.stringify({ found: found ?? null })), (error) => process.stdout.write(JSON.stringify({ error: String(error) })));`;
+  afterAll(() => new Promise((resolve) => server.close(resolve)));
+  beforeEach(() => void seen.splice(0));
+
+  /** Runs `script` in a fresh node; it prints JSON. Credentials in the environment unless `credentials` is false. */
+  async function node(script: string, credentials = true): Promise<any> {
     const { stdout } = await run(process.execPath, ['-e', script], {
       cwd: work,
-      env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_ACCESS_KEY_ID: 'AKIDBUNDLETEST', AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key' },
+      env: {
+        PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-1',
+        AWS_ENDPOINT_URL_EKS: endpoint, AWS_ENDPOINT_URL_ECR: endpoint, NODE_EXTRA_CA_CERTS: tlsFile('server-cert.pem'),
+        ...(credentials ? { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key' } : {}),
+      },
     });
-    expect(JSON.parse(stdout)).toEqual({ found: null });
-    expect(seen).toHaveLength(1);
-    const token = seen[0]!.replace(/^Bearer k8s-aws-v1\./, '');
-    expect(token).not.toBe(seen[0]);
+    return JSON.parse(stdout);
+  }
+  /** A read through the bundled Kubernetes chunk with these EKS settings; also which chunks were loaded. */
+  const readThroughEks = (eks: Record<string, string>) => `
+    const { createKubernetesTargetFromSettings } = require(${JSON.stringify(join(dist, 'kfm-kubernetes.cjs'))});
+    const loaded = () => Object.keys(require.cache).map((file) => file.split('/').pop()).filter((file) => file.startsWith('kfm-')).sort();
+    createKubernetesTargetFromSettings({ namespace: 'kubeflow', eks: ${JSON.stringify({ cluster: 'kfm-test', region: 'eu-west-1', ...eks })} }, () => 10000)
+      .then((target) => target.read({ kind: 'ConfigMap', name: 'kubeflow-metadata-deployer-state' }))
+      .then((found) => process.stdout.write(JSON.stringify({ found: found ?? null, loaded: loaded() })),
+        (error) => process.stdout.write(JSON.stringify({ error: String(error), loaded: loaded() })));`;
+
+  function expectEksToken(authorization: string) {
+    const token = authorization.replace(/^Bearer k8s-aws-v1\./, '');
+    expect(token).not.toBe(authorization);
     const presigned = new URL(Buffer.from(token, 'base64url').toString());
     expect(presigned.host).toBe('sts.eu-west-1.amazonaws.com');
     expect(presigned.searchParams.get('X-Amz-Credential')).toMatch(/^AKIDBUNDLETEST\/\d{8}\/eu-west-1\/sts\/aws4_request$/);
     expect(presigned.searchParams.get('X-Amz-SignedHeaders')).toBe('host;x-k8s-aws-id');
-  } finally {
-    await new Promise((resolve) => server.close(resolve));
   }
+
+  it('endpoint and CA configured, credentials in the environment (Lambda): a signed token over verified TLS, and neither the credential chain nor the EKS client is loaded', async () => {
+    const result = await node(readThroughEks({ endpoint, caData: Buffer.from(cert).toString('base64') }));
+    expect(result.found).toBeNull();
+    expect(seen.map((request) => request.path)).toEqual(['/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state']);
+    expectEksToken(seen[0]!.authorization);
+    expect(result.loaded).toEqual(['kfm-aws-credentials-env.cjs', 'kfm-eks.cjs', 'kfm-errors.cjs', 'kfm-kubernetes.cjs']);
+  });
+
+  it('no endpoint or CA: eks:DescribeCluster (the bundled EKS client, SigV4-signed) finds them', async () => {
+    const result = await node(readThroughEks({}));
+    expect(result.found).toBeNull();
+    expect(seen.map((request) => request.path)).toEqual(['/clusters/kfm-test', '/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state']);
+    expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/eu-west-1\/eks\/aws4_request/);
+    expectEksToken(seen[1]!.authorization);
+    expect(result.loaded).toContain('kfm-aws-eks.cjs');
+  });
+
+  it('no credentials in the environment: the full default chain is loaded, and its failure names the cause', async () => {
+    const result = await node(readThroughEks({ endpoint, caData: Buffer.from(cert).toString('base64') }), false);
+    expect(result.error).toMatch(/credential/i);
+    expect(result.loaded).toContain('kfm-aws-credentials.cjs');
+    expect(seen).toEqual([]); // nothing sent without a token
+  });
+
+  it('the bundled ECR client gets an authorization token (SigV4-signed GetAuthorizationToken)', async () => {
+    const result = await node(`
+      const { ECRClient, GetAuthorizationTokenCommand } = require(${JSON.stringify(join(dist, 'kfm-aws-ecr.cjs'))});
+      new ECRClient({ region: 'eu-west-1' }).send(new GetAuthorizationTokenCommand({}))
+        .then((answer) => process.stdout.write(JSON.stringify({ token: answer.authorizationData[0].authorizationToken })),
+          (error) => process.stdout.write(JSON.stringify({ error: String(error) })));`);
+    expect(Buffer.from(result.token, 'base64').toString()).toBe('AWS:bundle-test-ecr-password');
+    expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/eu-west-1\/ecr\/aws4_request/);
+  });
 });
 
 it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their own and export what the stand-ins call', async () => {
@@ -182,6 +244,7 @@ it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their o
     const checks = {
       eks: typeof at('kfm-eks.cjs').connectEks,
       ecr: typeof at('kfm-aws-ecr.cjs').ECRClient,
+      aws: [typeof at('kfm-aws-eks.cjs').DescribeClusterCommand, typeof at('kfm-aws-credentials.cjs').defaultProvider, typeof at('kfm-aws-credentials-env.cjs').fromEnv].join(','),
       oidc: typeof at('kfm-openid-client.cjs').discovery + ',' + typeof at('kfm-openid-client.cjs').refreshTokenGrant,
       jsonpath: JSON.stringify(at('kfm-jsonpath-plus.cjs').JSONPath({ path: '$.a.b', json: { a: { b: 7 } }, wrap: false })),
       socks: typeof at('kfm-socks-proxy-agent.cjs').SocksProxyAgent,
@@ -191,7 +254,7 @@ it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their o
     process.stdout.write(JSON.stringify(checks));`;
   const { stdout } = await run(process.execPath, ['-e', probe], { cwd: work, env: { PATH: process.env.PATH ?? '' } });
   expect(JSON.parse(stdout)).toEqual({
-    eks: 'function', ecr: 'function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
+    eks: 'function', ecr: 'function', aws: 'function,function,function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
   });
 });
 

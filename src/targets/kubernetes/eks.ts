@@ -70,11 +70,21 @@ function eksAuthenticator(cluster: string, region: string, options: EksOptions) 
   };
 }
 
+/**
+ * The function's own credentials. On Lambda the role's are in the environment, where the env provider
+ * (a few KB) finds them; the rest of the default chain (SSO, INI files, process, web identity, IMDS:
+ * ~400 KB of SDK) is loaded only when the environment has none.
+ */
 function lazyDefaultCredentials(): () => Promise<AwsCredentials> {
-  let provider: (() => Promise<AwsCredentials>) | undefined;
+  let chain: (() => Promise<AwsCredentials>) | undefined;
   return async () => {
-    provider ??= (await import('@aws-sdk/credential-provider-node')).defaultProvider();
-    return provider();
+    const { fromEnv } = await import('@aws-sdk/credential-provider-env');
+    try {
+      return await fromEnv()();
+    } catch {
+      chain ??= (await import('@aws-sdk/credential-provider-node')).defaultProvider();
+      return chain();
+    }
   };
 }
 
