@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { startKubeDouble } from '../test/support/kube-double.js';
+import { startAwsStandIn } from '../test/support/aws-stand-in.js';
 import { measureColdStarts, type ColdCase } from './cold-start.js';
 import { median, ms, percentile } from './stats.js';
 
@@ -49,13 +50,22 @@ step('building the bundles');
 const files = JSON.parse(node([join(root, 'scripts', 'build.mjs'), '--json'], 'build')) as Array<{ name: string; file: string; bytes: number }>;
 const bundles = Object.fromEntries(HANDLERS.map((name) => [name, join(root, 'dist', `${name}.cjs`)]));
 
-step(`cold starts: ${runs} rounds of node -e 0 / push / config / status (dir target), status (Kubernetes target)`);
+step(`cold starts: ${runs} rounds of node -e 0 / push / config / status (dir target), status (Kubernetes target: kubeconfig, EKS)`);
 const double = await startKubeDouble();
+const aws = await startAwsStandIn();
 const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kfm-bench-kube-')), 'kubeconfig');
 writeFileSync(kubeconfig, double.kubeconfig());
 try {
   const cases: ColdCase[] = HANDLERS.map((name) => ({ name, bundle: bundles[name]!, route: name as ColdCase['route'] }));
   cases.push({ name: 'status, KFM_TARGET=kubernetes (double)', bundle: bundles.status!, route: 'status', env: { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig } });
+  // As on Lambda: EKS endpoint and CA configured, the role's credentials in the environment.
+  cases.push({
+    name: 'status, KFM_TARGET=kubernetes on EKS (stand-in API server)', bundle: bundles.status!, route: 'status',
+    env: {
+      KFM_TARGET: 'kubernetes', KFM_EKS_CLUSTER: 'kfm-test', KFM_EKS_ENDPOINT: aws.endpoint, KFM_EKS_CA: Buffer.from(aws.cert).toString('base64'),
+      AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+    },
+  });
   for (const cold of await measureColdStarts(cases, runs)) {
     const info = cold.name.includes('kubernetes');
     const figure = `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`;
@@ -74,6 +84,7 @@ try {
   }
 } finally {
   await double.stop();
+  await aws.stop();
   rmSync(dirname(kubeconfig), { recursive: true, force: true });
 }
 

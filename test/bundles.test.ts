@@ -3,21 +3,20 @@
 // on-use stand-ins), built outside the repository so that no node_modules can
 // fill a gap, and every invocation in a fresh node process, as Lambda runs it.
 import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:https';
 import { builtinModules } from 'node:module';
-import type { AddressInfo } from 'node:net';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse, stringify } from 'yaml';
 import { startKubeDouble, type KubeDouble } from './support/kube-double.js';
+import { ECR_PASSWORD, startAwsStandIn, type AwsStandIn } from './support/aws-stand-in.js';
 import { observe, watchSecrets } from './support/leak-guard.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
 const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
-watchSecrets(SECRET, 'sample-mysql-password', 'bundle-test-secret-access-key', 'bundle-test-ecr-password');
+watchSecrets(SECRET, 'sample-mysql-password', 'bundle-test-secret-access-key', ECR_PASSWORD);
 const events = (name: string) => join(root, 'events', name);
 
 let work: string;
@@ -141,45 +140,21 @@ describe('on the Kubernetes target (the double)', () => {
 });
 
 describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in for AWS and the API server', () => {
-  // One server plays EKS (GET /clusters/<name>), ECR (GetAuthorizationToken) and the Kubernetes API
-  // (404 for any read). The SDK is pointed at it with AWS_ENDPOINT_URL_<SERVICE> and trusts its
-  // test certificate through NODE_EXTRA_CA_CERTS; the Kubernetes target trusts it as the cluster CA.
-  const tlsFile = (file: string) => join(root, 'test', 'support', 'tls', file);
-  const seen: Array<{ path: string; authorization: string }> = [];
-  let server: Server;
-  let endpoint: string;
-  let cert: string;
+  let aws: AwsStandIn;
+  const seen = () => aws.requests;
   const ACCESS_KEY = 'AKIDBUNDLETEST';
-
   beforeAll(async () => {
-    cert = await readFile(tlsFile('server-cert.pem'), 'utf8');
-    server = createServer({ cert, key: await readFile(tlsFile('server-key.pem'), 'utf8') }, (req, res) => {
-      seen.push({ path: req.url ?? '', authorization: String(req.headers.authorization ?? '') });
-      const json = (status: number, body: unknown, type = 'application/json') => res.writeHead(status, { 'content-type': type }).end(JSON.stringify(body));
-      req.resume().on('end', () => {
-        if (req.url === '/clusters/kfm-test') {
-          return json(200, { cluster: { name: 'kfm-test', endpoint, status: 'ACTIVE', certificateAuthority: { data: Buffer.from(cert).toString('base64') } } });
-        }
-        if (String(req.headers['x-amz-target']).endsWith('.GetAuthorizationToken')) {
-          const token = Buffer.from('AWS:bundle-test-ecr-password').toString('base64');
-          return json(200, { authorizationData: [{ authorizationToken: token, expiresAt: Date.now() / 1000 + 43200, proxyEndpoint: endpoint }] }, 'application/x-amz-json-1.1');
-        }
-        return json(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 });
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    endpoint = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    aws = await startAwsStandIn();
   });
-  afterAll(() => new Promise((resolve) => server.close(resolve)));
-  beforeEach(() => void seen.splice(0));
+  afterAll(() => aws.stop());
+  beforeEach(() => void aws.requests.splice(0));
 
   /** Runs `script` in a fresh node; it prints JSON. Credentials in the environment unless `credentials` is false. */
   async function node(script: string, credentials = true): Promise<any> {
     const { stdout } = await run(process.execPath, ['-e', script], {
       cwd: work,
       env: {
-        PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-1',
-        AWS_ENDPOINT_URL_EKS: endpoint, AWS_ENDPOINT_URL_ECR: endpoint, NODE_EXTRA_CA_CERTS: tlsFile('server-cert.pem'),
+        PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-1', ...aws.awsEnv(),
         ...(credentials ? { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key' } : {}),
       },
     });
@@ -204,27 +179,27 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
   }
 
   it('endpoint and CA configured, credentials in the environment (Lambda): a signed token over verified TLS, and neither the credential chain nor the EKS client is loaded', async () => {
-    const result = await node(readThroughEks({ endpoint, caData: Buffer.from(cert).toString('base64') }));
+    const result = await node(readThroughEks({ endpoint: aws.endpoint, caData: Buffer.from(aws.cert).toString('base64') }));
     expect(result.found).toBeNull();
-    expect(seen.map((request) => request.path)).toEqual(['/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state']);
-    expectEksToken(seen[0]!.authorization);
+    expect(seen().map((request) => request.path)).toEqual(['/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state']);
+    expectEksToken(seen()[0]!.authorization);
     expect(result.loaded).toEqual(['kfm-aws-credentials-env.cjs', 'kfm-eks.cjs', 'kfm-errors.cjs', 'kfm-kubernetes.cjs']);
   });
 
   it('no endpoint or CA: eks:DescribeCluster (the bundled EKS client, SigV4-signed) finds them', async () => {
     const result = await node(readThroughEks({}));
     expect(result.found).toBeNull();
-    expect(seen.map((request) => request.path)).toEqual(['/clusters/kfm-test', '/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state']);
-    expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/eu-west-1\/eks\/aws4_request/);
-    expectEksToken(seen[1]!.authorization);
+    expect(seen().map((request) => request.path)).toEqual(['/clusters/kfm-test', '/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state']);
+    expect(seen()[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/eu-west-1\/eks\/aws4_request/);
+    expectEksToken(seen()[1]!.authorization);
     expect(result.loaded).toContain('kfm-aws-eks.cjs');
   });
 
   it('no credentials in the environment: the full default chain is loaded, and its failure names the cause', async () => {
-    const result = await node(readThroughEks({ endpoint, caData: Buffer.from(cert).toString('base64') }), false);
+    const result = await node(readThroughEks({ endpoint: aws.endpoint, caData: Buffer.from(aws.cert).toString('base64') }), false);
     expect(result.error).toMatch(/credential/i);
     expect(result.loaded).toContain('kfm-aws-credentials.cjs');
-    expect(seen).toEqual([]); // nothing sent without a token
+    expect(seen()).toEqual([]); // nothing sent without a token
   });
 
   it('the bundled ECR client gets an authorization token (SigV4-signed GetAuthorizationToken)', async () => {
@@ -233,8 +208,8 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
       new ECRClient({ region: 'eu-west-1' }).send(new GetAuthorizationTokenCommand({}))
         .then((answer) => process.stdout.write(JSON.stringify({ token: answer.authorizationData[0].authorizationToken })),
           (error) => process.stdout.write(JSON.stringify({ error: String(error) })));`);
-    expect(Buffer.from(result.token, 'base64').toString()).toBe('AWS:bundle-test-ecr-password');
-    expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/eu-west-1\/ecr\/aws4_request/);
+    expect(Buffer.from(result.token, 'base64').toString()).toBe(`AWS:${ECR_PASSWORD}`);
+    expect(seen()[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDBUNDLETEST\/\d{8}\/eu-west-1\/ecr\/aws4_request/);
   });
 });
 
