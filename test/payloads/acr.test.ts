@@ -1,10 +1,10 @@
-import { failure, sampleBody } from '../support/payload-samples.js';
+import { failure, SAMPLE_DIGEST, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseAcr } from '../../src/registry/payloads/acr.js';
 
 type Body = Record<string, unknown> & { target: Record<string, unknown>; request: Record<string, unknown> };
 const sample = sampleBody<Body>('push-acr.json');
-const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
+const DIGEST = SAMPLE_DIGEST;
 const REPO = 'kubeflow-images-public/metadata';
 const withTarget = (target: Record<string, unknown>, top: Record<string, unknown> = {}): Body => ({
   ...sample,

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { failure } from '../support/payload-samples.js';
+import { failure, SAMPLE_DIGEST } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseDistribution } from '../../src/registry/payloads/distribution.js';
 
@@ -8,7 +8,7 @@ const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-distribut
   body: string;
 };
 const sample = JSON.parse(sampleEvent.body) as { events: Array<Record<string, unknown>> };
-const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
+const DIGEST = SAMPLE_DIGEST;
 // The sample's pushed tag is whatever the demo needs (`npm start` tracks KFM_IMAGE's tag): read, not hard-coded.
 const SAMPLE_TAG = (sample.events[0]?.['target'] as { tag: string }).tag;
 const OTHER = `sha256:${'ab'.repeat(32)}`;

@@ -1,10 +1,10 @@
-import { failure, sampleBody } from '../support/payload-samples.js';
+import { failure, SAMPLE_DIGEST, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseEcrEvent } from '../../src/registry/payloads/ecr.js';
 
 type EcrEvent = Record<string, unknown> & { detail: Record<string, unknown> };
 const sample = sampleBody<EcrEvent>('push-ecr.json');
-const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
+const DIGEST = SAMPLE_DIGEST;
 const with_ = (detail: Record<string, unknown>, top: Record<string, unknown> = {}): EcrEvent => ({
   ...sample,
   ...top,

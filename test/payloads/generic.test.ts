@@ -1,9 +1,9 @@
-import { failure, sampleBody } from '../support/payload-samples.js';
+import { failure, SAMPLE_DIGEST, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseGeneric } from '../../src/registry/payloads/generic.js';
 
 const sample = sampleBody<Record<string, unknown>>('push-generic.json');
-const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
+const DIGEST = SAMPLE_DIGEST;
 const REPO = 'kubeflow-images-public/metadata';
 
 

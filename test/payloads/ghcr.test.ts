@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { failure } from '../support/payload-samples.js';
+import { failure, SAMPLE_DIGEST } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseGhcr } from '../../src/registry/payloads/ghcr.js';
 
@@ -12,7 +12,7 @@ type Package = Record<string, unknown> & { package_version: Version };
 type Body = Record<string, unknown> & { registry_package: Package };
 const sample = JSON.parse(sampleEvent.body) as Body;
 const headers = { 'x-github-event': 'registry_package' };
-const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
+const DIGEST = SAMPLE_DIGEST;
 const OTHER = `sha256:${'d'.repeat(64)}`;
 const expected = {
   provider: 'ghcr',

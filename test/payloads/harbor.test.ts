@@ -1,10 +1,10 @@
-import { failure, sampleBody } from '../support/payload-samples.js';
+import { failure, SAMPLE_DIGEST, sampleBody } from '../support/payload-samples.js';
 import { describe, expect, it } from '@jest/globals';
 import { parseHarbor } from '../../src/registry/payloads/harbor.js';
 
 type Body = Record<string, unknown> & { event_data: { resources: unknown[]; repository: Record<string, unknown> } };
 const sample = sampleBody<Body>('push-harbor.json');
-const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946';
+const DIGEST = SAMPLE_DIGEST;
 const OTHER = `sha256:${'c'.repeat(64)}`;
 const REPO = 'kubeflow-images-public/metadata';
 const withResources = (resources: unknown[], top: Record<string, unknown> = {}): Body => ({
