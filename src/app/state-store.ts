@@ -5,7 +5,6 @@ import type { KubeObject } from '../domain/types.js';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { charmStateSchema, type CharmState } from '../charm/state.js';
 import { ownedLabels } from '../render/names.js';
-import { configureZod } from '../validation.js';
 import { TargetError } from '../errors.js';
 
 const KEY = 'state.json';
@@ -34,8 +33,7 @@ export function readStateObject(object: KubeObject | undefined): CharmState | un
   } catch {
     throw unreadable(`${KEY} is not JSON`);
   }
-  configureZod();
-  const parsed = charmStateSchema().safeParse(json);
+  const parsed = charmStateSchema().safeParse(json); // the schema's lazy() applies the zod settings
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   throw unreadable(`${[KEY, ...(issue?.path ?? [])].map(String).join('.')}: ${(issue?.message ?? 'invalid').replace(/^Invalid input: /, '')}`);
