@@ -1,14 +1,27 @@
-// The status function: GET /status (flags, status, resources; never a secret). Wiring only.
-import { createLogger } from '../src/log.js';
-import { loadSettings } from '../src/settings/settings.js';
+// The status function: GET /status (status, flags, resources, the audit trail; never a secret). Wiring only.
+import type { Context } from 'aws-lambda';
+import type { Settings } from '../src/settings/settings.js';
+import type { Logger } from '../src/log.js';
 import { lazyDeployer } from '../src/app/runtime.js';
 import { httpStack } from '../src/http/stack.js';
-import { jsonResponse } from '../src/http/types.js';
+import { jsonResponse, type HttpEvent, type HttpResult } from '../src/http/types.js';
+import { onFirstCall, processDefaults } from '../src/app/process-defaults.js';
 
-const settings = loadSettings();
-const logger = createLogger();
-const deployer = lazyDeployer(settings, logger);
+export interface StatusAdapters {
+  deployer: ReturnType<typeof lazyDeployer>;
+  logger: Logger;
+}
 
-export const handler = httpStack({ route: () => 'status', secret: settings.webhookSecret, logger, body: false }, async (_event, context) =>
-  jsonResponse(200, await (await deployer(() => context.getRemainingTimeInMillis())).status()),
-);
+export function createStatusHandler(settings: Settings, adapters: StatusAdapters) {
+  return httpStack({ route: () => 'status', secret: settings.webhookSecret, logger: adapters.logger, body: false }, async (_event, context) =>
+    jsonResponse(200, await (await adapters.deployer(() => context.getRemainingTimeInMillis())).status()));
+}
+
+export const handler = onFirstCall<HttpEvent, Context, HttpResult>(() => {
+  const { settings, logger } = processDefaults();
+  // Locally (no queue), the same deployer as the in-process worker: it shows the outcomes held in memory too.
+  const deployer = settings.queueUrl
+    ? lazyDeployer(settings, logger)
+    : (deadline?: () => number) => import('../src/app/local-runtime.js').then(({ localRuntime }) => localRuntime(settings, logger).deployer(deadline));
+  return createStatusHandler(settings, { deployer, logger });
+});

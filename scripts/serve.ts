@@ -8,11 +8,9 @@ try {
   process.stderr.write(`${(error as Error).message}\n`);
   process.exit(1);
 }
-const [push, config, status] = await Promise.all([
-  import('../handlers/push.js'), import('../handlers/config.js'), import('../handlers/status.js'),
-]);
+const [intake, status] = await Promise.all([import('../handlers/intake.js'), import('../handlers/status.js')]);
 const port = Number(process.env.PORT ?? 3000);
-const { url, stop } = await startLocalServer({ push: push.handler, config: config.handler, status: status.handler }, { port });
+const { url, stop } = await startLocalServer({ intake: intake.handler, status: status.handler }, { port });
 process.stderr.write(`serving on ${url}: POST /webhooks/registry/{provider}, POST /webhooks/config, GET /status\n`);
 if (!process.env.KFM_WEBHOOK_SECRET) process.stderr.write('KFM_WEBHOOK_SECRET is not set: every request will be refused (401)\n');
 const shutdown = () => void stop().then(() => process.exit(0));

@@ -1,54 +1,62 @@
-// npm start: the main job on the embedded default. Sample events (a config
-// change with MySQL relation data, then a registry push) go through the real
-// handlers into the local directory target, offline, and what happened is printed.
+// npm start: the main job on the embedded default. Sample events (a config change with MySQL
+// relation data, then a registry push) go through the real intake, the in-process queue and the
+// real worker into the local directory target, offline, and what happened is printed.
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createDirectoryTarget } from '../src/targets/directory.js';
+import type { StepReport } from '../src/app/deployer.js';
 
 process.env.KFM_TARGET ??= 'dir:.kfm';
 process.env.KFM_OFFLINE ??= 'true';
 process.env.KFM_WEBHOOK_SECRET ??= 'local-dev-secret-0123456789'; // the secret the sample events carry
 
-const { loadSettings } = await import('../src/settings/settings.js');
-const settings = loadSettings();
-const handlers = {
-  config: (await import('../handlers/config.js')).handler,
-  push: (await import('../handlers/push.js')).handler,
-  status: (await import('../handlers/status.js')).handler,
-};
+const { processDefaults } = await import('../src/app/process-defaults.js');
+const { localRuntime } = await import('../src/app/local-runtime.js');
+const { settings, logger } = processDefaults();
+const runtime = localRuntime(settings, logger);
+const handlers = { intake: (await import('../handlers/intake.js')).handler, status: (await import('../handlers/status.js')).handler };
+const reports = new Map<string, StepReport>();
+runtime.onReport((report) => reports.set(report.id, report));
 const context = { getRemainingTimeInMillis: () => 30_000 } as never;
 const print = (line = '') => process.stdout.write(`${line}\n`);
 const quiet = process.stdout.write.bind(process.stdout);
 
+/** One sample event through a handler, then through the queue and the worker. */
 async function invoke(name: keyof typeof handlers, file: string) {
   const event = JSON.parse(await readFile(file, 'utf8'));
   // The handlers log JSON lines; keep the demo's own output readable.
   process.stdout.write = (() => true) as never;
   try {
-    return (await handlers[name](event, context)) as { statusCode: number; body: string };
+    const answer = (await handlers[name](event, context)) as { statusCode: number; body: string };
+    await runtime.queue.drain();
+    return answer;
   } finally {
     process.stdout.write = quiet;
   }
 }
 
-function describe(title: string, result: { statusCode: number; body: string }) {
-  const body = JSON.parse(result.body);
-  print(`▸ ${title}: HTTP ${result.statusCode}`);
-  if (body.status) print(`  status   ${body.status.state} "${body.status.message}"`);
-  for (const step of body.statusHistory ?? []) print(`    · ${step.state} "${step.message}"`);
-  if (body.flags) print(`  flags    ${body.flags.join(', ')}`);
-  for (const [name, reason] of Object.entries(body.failures ?? {})) print(`  ${name} not fetched: ${reason}`);
-  for (const change of body.changes ?? []) print(`  ${change.outcome.padEnd(9)} ${change.kind}/${change.name}`);
-  if (body.ignored?.length) print(`  ignored  ${Array.isArray(body.ignored) ? body.ignored.join('; ') : body.ignored}`);
+function describe(title: string, answer: { statusCode: number; body: string }) {
+  const body = JSON.parse(answer.body);
+  print(`▸ ${title}: HTTP ${answer.statusCode} ${answer.body}`);
+  const report = reports.get(body.accepted);
+  if (!report) return print(body.ignored ? `  not queued: ${body.ignored}\n` : '');
+  print(`  worker   ${report.outcome}${report.reason ? ` (${report.reason})` : ''}`);
+  print(`  status   ${report.status.state} "${report.status.message}"`);
+  for (const step of report.statusHistory) print(`    · ${step.state} "${step.message}"`);
+  print(`  flags    ${report.flags.join(', ')}`);
+  for (const [name, reason] of Object.entries(report.failures)) print(`  ${name} not fetched: ${reason}`);
+  for (const change of report.changes) print(`  ${change.outcome.padEnd(9)} ${change.kind}/${change.name}`);
+  if (report.ignored.length) print(`  ignored  ${report.ignored.join('; ')}`);
   print();
 }
 
-print(`kubeflow-metadata-deployer — main job on ${settings.target.kind === 'dir' ? `dir:${settings.target.path}` : 'kubernetes'}, namespace ${settings.namespace}, image ${settings.image.registry}/${settings.image.repository}:${settings.image.tag}\n`);
-describe('config change with MySQL relation data (events/config.json)', await invoke('config', 'events/config.json'));
-describe('registry push, CNCF distribution format (events/push-distribution.json)', await invoke('push', 'events/push-distribution.json'));
+print(`kubeflow-metadata-deployer — main job on ${settings.target.kind === 'dir' ? `dir:${settings.target.path}` : 'kubernetes'}, namespace ${settings.namespace}, image ${settings.image.registry}/${settings.image.repository}:${settings.image.tag}, queue ${runtime.queue.description}\n`);
+describe('config change with MySQL relation data (events/config.json)', await invoke('intake', 'events/config.json'));
+describe('registry push, CNCF distribution format (events/push-distribution.json)', await invoke('intake', 'events/push-distribution.json'));
 const status = JSON.parse((await invoke('status', 'events/status.json')).body);
 print(`▸ GET /status: ${status.status.state} "${status.status.message}"`);
 print(`  oci-image ${status.resources['oci-image']?.registryPath ?? '(not fetched)'}`);
+for (const entry of status.recent) print(`  recent    ${entry.id} ${entry.trigger}: ${entry.outcome}${entry.reason ? ` (${entry.reason})` : ''}`);
 
 if (settings.target.kind === 'dir') {
   const folder = join(settings.target.path, settings.namespace);
@@ -60,8 +68,9 @@ if (settings.target.kind === 'dir') {
   print(`  Deployment image  ${deployment?.spec.template.spec.containers[0]?.image ?? '(none)'}`);
   print(`  Service port      ${service?.spec.ports.map((port) => port.port).join(', ') ?? '(none)'}`);
 }
+print('\nThe webhooks were answered 202 at once; the in-process queue (the stand-in for SQS FIFO) fed the worker.');
 if (settings.offline) {
-  print('\nSkipped offline: the registry lookup (credentials and digest). The first event found no digest to');
+  print('Skipped offline: the registry lookup (credentials and digest). The first event found no digest to');
   print('trust, so the layer reported "unable to fetch resource: oci-image"; the push carried one, taken as is.');
   print('For real: KFM_OFFLINE=false npm start (needs the registry of KFM_IMAGE), or npm run serve and point');
   print('your registry\'s webhook at it; KFM_TARGET=kubernetes applies to the cluster of your kubeconfig.');

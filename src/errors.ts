@@ -32,9 +32,23 @@ export class SettingsError extends Error {
 
 /** The resource could not be fetched (credentials, registry lookup, digest mismatch). */
 export class FetchError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Whether a later attempt may succeed (network, 5xx, authentication); false when it never will (offline). */
+  readonly transient: boolean;
+  constructor(message: string, options?: { cause?: unknown; transient?: boolean }) {
     super(message, options);
     this.name = 'FetchError';
+    this.transient = options?.transient ?? true;
+  }
+}
+
+/**
+ * The event names an image the registry does not have (a digest answered 404, or served under
+ * another digest): bogus or stale. Refused as ignored, never a failure: it changes no state.
+ */
+export class BogusEventError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BogusEventError';
   }
 }
 
@@ -53,6 +67,14 @@ export class TargetError extends Error {
     super(message, options);
     this.name = 'TargetError';
     this.statusCode = statusCode;
+  }
+}
+
+/** The queue did not take a message (SQS refused or was unreachable): intake answers 5xx, so the sender retries. */
+export class QueueError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'QueueError';
   }
 }
 

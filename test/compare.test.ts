@@ -1,61 +1,33 @@
-// The patches are checked against Kubernetes' own strategic merge patch
-// (`kubectl patch --local`), not against our reading of it. kubectl is required.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// matchesDesired decides 'unchanged' (zero writes) for both targets; the apply
+// body and the ownership hand-over go to the real API server (what it does with
+// them is proven in kubernetes-target and e2e-server-side-apply). The
+// managedFields below have the shape kube-apiserver 1.36 writes (fieldsV1).
 import fc from 'fast-check';
 import type { KubeObject } from '../src/domain/types.js';
-import { matchesDesired, strategicPatch } from '../src/targets/compare.js';
-
-const dir = mkdtempSync(join(tmpdir(), 'compare-test-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let n = 0;
-function kubectlPatch(live: KubeObject, patch: unknown): KubeObject {
-  const liveFile = join(dir, `live-${++n}.json`);
-  const patchFile = join(dir, `patch-${n}.json`);
-  writeFileSync(liveFile, JSON.stringify(live));
-  writeFileSync(patchFile, JSON.stringify(patch));
-  const out = execFileSync('kubectl', ['patch', '--local', '-f', liveFile, '--type', 'strategic', '--patch-file', patchFile, '-o', 'json'], {
-    env: { ...process.env, KUBECONFIG: '/dev/null' },
-    encoding: 'utf8',
-  });
-  return JSON.parse(out) as KubeObject;
-}
-
-/** Patches `live` towards `desired` the way the Kubernetes target does, and checks the result. */
-function converge(desired: KubeObject, live: KubeObject): KubeObject {
-  expect(matchesDesired(desired, live)).toBe(false);
-  const patch = { ...strategicPatch(desired) };
-  patch.metadata = { ...(patch.metadata as object), resourceVersion: live.metadata.resourceVersion };
-  const result = kubectlPatch(live, patch);
-  expect(JSON.stringify(result)).not.toContain('$patch'); // a directive left behind would be an invalid list entry
-  expect(matchesDesired(desired, result)).toBe(true);
-  return result;
-}
+import { FIELD_MANAGER, adoptionPatch, applyBody, matchesDesired, ownedFields, type FieldSet } from '../src/targets/compare.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
+const IMAGE = 'registry.example/metadata@sha256:' + 'a'.repeat(64);
 type Container = Record<string, unknown> & { ports?: unknown[]; env?: unknown[] };
 
-function deployment(container: Partial<Container> = {}, pod: Record<string, unknown> = {}): KubeObject {
+function deployment(container: Partial<Container> = {}, pod: Record<string, unknown> = {}, labels: Record<string, string> = { app: 'm' }): KubeObject {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'kubeflow-metadata', namespace: 'kubeflow', labels: { app: 'kubeflow-metadata' } },
+    metadata: { name: 'kubeflow-metadata', namespace: 'kubeflow', labels },
     spec: {
       replicas: 1,
-      selector: { matchLabels: { app: 'kubeflow-metadata' } },
+      selector: { matchLabels: { app: 'm' } },
       template: {
-        metadata: { labels: { app: 'kubeflow-metadata' } },
+        metadata: { labels: { app: 'm' } },
         spec: {
           imagePullSecrets: [{ name: 'kubeflow-metadata-registry' }],
           containers: [{
             name: 'metadata',
-            image: 'registry.example/metadata@sha256:' + 'a'.repeat(64),
-            command: ['./server/server', '--http_port=8080', '--mysql_service_password=$(MYSQL_ROOT_PASSWORD)'],
+            image: IMAGE,
+            command: ['./server/server', '--http_port=8080'],
             env: [{ name: 'MYSQL_ROOT_PASSWORD', valueFrom: { secretKeyRef: { name: 'kubeflow-metadata-mysql', key: 'password' } } }],
-            ports: [{ name: 'http', containerPort: 8080 }],
+            ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
             ...container,
           }],
           ...pod,
@@ -65,134 +37,158 @@ function deployment(container: Partial<Container> = {}, pod: Record<string, unkn
   };
 }
 
-/** What the API server would hold: the object plus server-set fields and defaults. */
-function asLive(desired: KubeObject): KubeObject {
+/** What our apply of deployment() makes the server record: keyed lists by their keys, atomic ones (command, selector) whole. */
+function appliedFields(port = 8080, pullSecret = true, labels = ['app']): FieldSet {
+  const leaf = {};
+  return {
+    'f:metadata': { 'f:labels': Object.fromEntries(labels.map((l) => [`f:${l}`, leaf])) },
+    'f:spec': {
+      'f:replicas': leaf,
+      'f:selector': leaf,
+      'f:template': {
+        'f:metadata': { 'f:labels': { 'f:app': leaf } },
+        'f:spec': {
+          ...(pullSecret ? { 'f:imagePullSecrets': { 'k:{"name":"kubeflow-metadata-registry"}': { '.': leaf, 'f:name': leaf } } } : {}),
+          'f:containers': {
+            'k:{"name":"metadata"}': {
+              '.': leaf, 'f:name': leaf, 'f:image': leaf, 'f:command': leaf,
+              'f:env': { 'k:{"name":"MYSQL_ROOT_PASSWORD"}': { '.': leaf, 'f:name': leaf, 'f:valueFrom': { 'f:secretKeyRef': leaf } } },
+              'f:ports': { [`k:{"containerPort":${port},"protocol":"TCP"}`]: { '.': leaf, 'f:containerPort': leaf, 'f:name': leaf, 'f:protocol': leaf } },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+const entry = (fieldsV1: FieldSet, manager = FIELD_MANAGER, operation = 'Apply', subresource?: string) =>
+  ({ manager, operation, apiVersion: 'apps/v1', time: '2026-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1, ...(subresource ? { subresource } : {}) });
+
+/** What the API server holds: the object, server-set fields and defaults, and the managedFields given. */
+function asLive(desired: KubeObject, managedFields: unknown[] = []): KubeObject & { spec: any } {
   const live = clone(desired) as KubeObject & { spec: any };
   Object.assign(live.metadata, { uid: 'u-1', resourceVersion: '41', generation: 3, annotations: { 'deployment.kubernetes.io/revision': '3' } });
+  if (managedFields.length > 0) (live.metadata as Record<string, unknown>).managedFields = managedFields;
   for (const c of live.spec?.template?.spec?.containers ?? []) {
-    Object.assign(c, { terminationMessagePath: '/dev/termination-log', imagePullPolicy: 'IfNotPresent', resources: {} });
-    for (const p of c.ports ?? []) p.protocol = 'TCP';
+    Object.assign(c, { terminationMessagePath: '/dev/termination-log', imagePullPolicy: 'IfNotPresent' });
   }
   if (live.kind === 'Deployment') live.status = { observedGeneration: 3, replicas: 1 };
   return live;
 }
+const ownedLive = (desired: KubeObject, fields = appliedFields()) =>
+  asLive(desired, [entry(fields), entry({ 'f:status': { 'f:replicas': {} } }, 'kube-controller-manager', 'Update', 'status')]);
+const pod = (o: KubeObject) => (o as any).spec.template.spec;
+const container = (o: KubeObject): Container => pod(o).containers[0];
 
-const containerOf = (o: KubeObject): Container => (o as any).spec.template.spec.containers[0];
-
-test('kubectl is installed (these checks need Kubernetes\' own strategic merge patch)', () => {
-  expect(execFileSync('kubectl', ['version', '--client'], { encoding: 'utf8' })).toContain('Client Version');
-});
-
-test('Deployment container port 8080 → 9090 leaves exactly one port', () => {
-  const result = converge(deployment({ ports: [{ name: 'http', containerPort: 9090 }] }), asLive(deployment()));
-  expect(containerOf(result).ports).toEqual([{ name: 'http', containerPort: 9090 }]);
-  // Metadata maps merge: the controller's annotation and the server's uid survive.
-  expect(result.metadata.annotations).toEqual({ 'deployment.kubernetes.io/revision': '3' });
-  expect(result.metadata.uid).toBe('u-1');
-});
-
-test('env, command and image changes replace the owned lists', () => {
-  const live = asLive(deployment({ env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }] }));
-  const desired = deployment({ image: 'other/metadata@sha256:' + 'b'.repeat(64), command: ['./server/server', '--http_port=9090'], env: [{ name: 'B', value: '3' }] });
-  const result = converge(desired, live);
-  expect(containerOf(result).env).toEqual([{ name: 'B', value: '3' }]);
-  expect(containerOf(result).command).toEqual(['./server/server', '--http_port=9090']);
-  expect(containerOf(result).image).toBe('other/metadata@sha256:' + 'b'.repeat(64));
-});
-
-test('imagePullSecrets change leaves only the new reference; null removes them, and then matches', () => {
-  const live = asLive(deployment());
-  const result = converge(deployment({}, { imagePullSecrets: [{ name: 'other-registry' }] }), live);
-  expect((result as any).spec.template.spec.imagePullSecrets).toEqual([{ name: 'other-registry' }]);
-  const none = converge(deployment({}, { imagePullSecrets: null }), live);
-  expect((none as any).spec.template.spec).not.toHaveProperty('imagePullSecrets');
-  expect(matchesDesired(deployment({}, { imagePullSecrets: null }), none)).toBe(true); // no write on the next event
-});
-
-test('every merge-keyed pod list is replaced, atomic lists too, and no directive is left behind', () => {
-  const rich = (suffix: string) => deployment(
-    { volumeMounts: [{ name: `v${suffix}`, mountPath: `/m${suffix}` }] },
-    {
-      volumes: [{ name: `v${suffix}`, emptyDir: {} }],
-      initContainers: [{ name: `init${suffix}`, image: 'busybox', ports: [{ containerPort: 1 }] }],
-      hostAliases: [{ ip: `10.0.0.${suffix}`, hostnames: ['db'] }],
-      topologySpreadConstraints: [{ topologyKey: `zone${suffix}`, maxSkew: 1, whenUnsatisfiable: 'DoNotSchedule' }],
-      tolerations: [{ key: `k${suffix}`, operator: 'Exists' }],
-      nodeSelector: { disk: 'ssd' },
-    },
-  );
-  const result = converge(rich('2'), asLive(rich('1')));
-  const pod = (result as any).spec.template.spec;
-  expect(pod.volumes).toEqual([{ name: 'v2', emptyDir: {} }]);
-  expect(pod.hostAliases).toHaveLength(1);
-  expect(pod.topologySpreadConstraints).toHaveLength(1);
-  expect(pod.tolerations).toEqual([{ key: 'k2', operator: 'Exists' }]);
-  // A desired null deletes the field (and an absent live field matches it).
-  const dropped = converge(deployment({}, { nodeSelector: null }), asLive(rich('1')));
-  expect((dropped as any).spec.template.spec.nodeSelector).toBeUndefined();
-});
-
-test('why directives go on merge-keyed lists only: SMP keeps them as entries in atomic and nested lists', () => {
-  const live = asLive(deployment({}, { tolerations: [{ key: 'a', operator: 'Exists' }] }));
-  const naive = { spec: { template: { spec: {
-    tolerations: [{ $patch: 'replace' }, { key: 'b', operator: 'Exists' }],
-    containers: [{ $patch: 'replace' }, { name: 'metadata', image: 'i', ports: [{ $patch: 'replace' }, { containerPort: 9090 }] }],
-  } } } };
-  const pod = (kubectlPatch(live, naive) as any).spec.template.spec;
-  expect(pod.tolerations).toContainEqual({ $patch: 'replace' });
-  expect(pod.containers[0].ports).toContainEqual({ $patch: 'replace' });
-});
-
-test('Service port change leaves exactly one port and keeps the cluster IP', () => {
-  const service = (port: number): KubeObject => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'kubeflow-metadata', namespace: 'kubeflow' },
-    spec: { selector: { app: 'kubeflow-metadata' }, ports: [{ name: 'http', port, targetPort: port }] },
-  });
-  const live = asLive(service(8080)) as any;
-  Object.assign(live.spec, { clusterIP: '10.96.0.7', type: 'ClusterIP' });
-  live.spec.ports[0].protocol = 'TCP';
-  const result = converge(service(9090), live) as any;
-  expect(result.spec.ports).toEqual([{ name: 'http', port: 9090, targetPort: 9090 }]);
-  expect(result.spec.clusterIP).toBe('10.96.0.7');
-});
-
-test('Secret and ConfigMap data: a removed key vanishes (the data map is replaced)', () => {
-  const secret = (data: Record<string, string>): KubeObject =>
-    ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'kubeflow-metadata-mysql', namespace: 'kubeflow' }, type: 'Opaque', data });
-  const b64 = (text: string) => Buffer.from(text).toString('base64');
-  const result = converge(secret({ password: b64('new') }), asLive(secret({ password: b64('old'), stale: b64('x') })));
-  expect(result.data).toEqual({ password: b64('new') });
-  expect(strategicPatch(secret({ a: 'YQ==' })).data).toEqual({ $patch: 'replace', a: 'YQ==' });
-  const cm = (data: Record<string, string>): KubeObject =>
-    ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kubeflow-metadata-deployer-state', namespace: 'kubeflow' }, data });
-  expect(converge(cm({ state: '{}' }), asLive(cm({ state: '{"a":1}', old: 'x' }))).data).toEqual({ state: '{}' });
-});
-
-describe('matchesDesired', () => {
+describe('without a record of ownership (the directory target: whole objects)', () => {
   const desired = deployment();
-  test('ignores server-set fields, defaults and desired resourceVersion', () => {
+  test('server-set fields, defaults and a desired resourceVersion make no difference', () => {
     const withRv = clone(desired);
     withRv.metadata.resourceVersion = '7';
     expect(matchesDesired(withRv, asLive(desired))).toBe(true);
   });
-  test('an extra live list entry, a missing field or an extra owned data key is a difference', () => {
+  test('an extra live list entry, a missing field, an extra data key or a present "null" field is a difference', () => {
     const live = asLive(desired);
-    containerOf(live).ports?.push({ containerPort: 9090 });
+    container(live).ports?.push({ containerPort: 9090 });
     expect(matchesDesired(desired, live)).toBe(false);
     expect(matchesDesired({ ...desired, extra: 1 }, asLive(desired))).toBe(false);
     const secret = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, data: { a: 'YQ==' } };
     expect(matchesDesired(secret, { ...secret, data: { a: 'YQ==', b: 'Yg==' } })).toBe(false);
-  });
-  test('strategicPatch keeps only labels and annotations of metadata, and no apiVersion/kind/status', () => {
-    const patch = strategicPatch({ ...asLive(desired), metadata: { ...asLive(desired).metadata, resourceVersion: undefined } });
-    expect(Object.keys(patch).sort()).toEqual(['metadata', 'spec']);
-    expect(Object.keys(patch.metadata as object).sort()).toEqual(['annotations', 'labels']);
+    expect(matchesDesired(deployment({}, { imagePullSecrets: null }), asLive(desired))).toBe(false);
+    const none = asLive(desired);
+    delete pod(none).imagePullSecrets;
+    expect(matchesDesired(deployment({}, { imagePullSecrets: null }), none)).toBe(true);
   });
 });
 
-// Small JSON trees without null (a desired null means "absent", so null has its own rule).
+describe('with our managedFields entry (server-side apply)', () => {
+  test('fields operators added survive as no difference: resources, a toleration, a label, an annotation, an env var', () => {
+    const live = ownedLive(deployment());
+    container(live).resources = { limits: { memory: '1Gi' } };
+    pod(live).tolerations = [{ key: 'dedicated', operator: 'Exists', effect: 'NoSchedule' }];
+    Object.assign(live.metadata.labels!, { team: 'ml' });
+    Object.assign(live.metadata.annotations!, { 'example.com/owner': 'ml-platform' });
+    container(live).env!.push({ name: 'DEBUG', value: '1' }); // a keyed list: the item is theirs, not ours
+    expect(matchesDesired(deployment(), live)).toBe(true);
+  });
+
+  test('a field we own and stopped setting is a difference while it is live, none once the apply removed it', () => {
+    const live = ownedLive(deployment({}, {}, { app: 'm', tier: 'x' }), appliedFields(8080, true, ['app', 'tier']));
+    expect(matchesDesired(deployment(), live)).toBe(false); // the label `tier`
+    expect(matchesDesired(deployment(), ownedLive(deployment()))).toBe(true); // after the apply: gone, and no longer ours
+  });
+
+  test('port 8080 → 9090: the old keyed item we own is a difference; after the apply one port matches', () => {
+    const desired = deployment({ ports: [{ name: 'http', containerPort: 9090, protocol: 'TCP' }] });
+    expect(matchesDesired(desired, ownedLive(deployment()))).toBe(false);
+    const both = ownedLive(deployment()); // what an apply would leave if someone else co-owned 8080
+    container(both).ports!.push({ name: 'http', containerPort: 9090, protocol: 'TCP' });
+    expect(matchesDesired(desired, asLive(both, [entry(appliedFields(9090)), entry(appliedFields(8080), 'kubectl-edit', 'Update')]))).toBe(true);
+    expect(matchesDesired(desired, ownedLive(desired, appliedFields(9090)))).toBe(true);
+  });
+
+  test('a desired null drops a field we own; one only an operator owns stays, and matches', () => {
+    const anonymous = deployment({}, { imagePullSecrets: null });
+    expect(matchesDesired(anonymous, ownedLive(deployment()))).toBe(false);
+    expect(matchesDesired(anonymous, ownedLive(deployment(), appliedFields(8080, false)))).toBe(true);
+  });
+
+  test('an edit of a field we own is a difference (the next event restores it): image, command, a removed label', () => {
+    const edited = ownedLive(deployment());
+    container(edited).image = 'evil/metadata:latest';
+    expect(matchesDesired(deployment(), edited)).toBe(false);
+    const longer = ownedLive(deployment());
+    container(longer).command = ['./server/server', '--http_port=8080', '--debug']; // atomic: compared whole
+    expect(matchesDesired(deployment(), longer)).toBe(false);
+    const unlabelled = ownedLive(deployment());
+    delete unlabelled.metadata.labels!.app;
+    expect(matchesDesired(deployment(), unlabelled)).toBe(false);
+  });
+
+  test('a Secret key we own and dropped is a difference; a key someone else added is not', () => {
+    const secret = (data: Record<string, string>): KubeObject => ({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, type: 'Opaque', data });
+    const fields = (...keys: string[]) => ({ 'f:data': Object.fromEntries(keys.map((k) => [`f:${k}`, {}])), 'f:type': {} });
+    expect(matchesDesired(secret({ a: 'YQ==' }), asLive(secret({ a: 'YQ==', stale: 'eA==' }), [entry(fields('a', 'stale'))]))).toBe(false);
+    expect(matchesDesired(secret({ a: 'YQ==' }), asLive(secret({ a: 'YQ==', theirs: 'eA==' }), [entry(fields('a'))]))).toBe(true);
+  });
+
+  test('the Update entry a create leaves counts as ours; other managers and the status subresource do not', () => {
+    expect(ownedFields(asLive(deployment(), [entry(appliedFields(), FIELD_MANAGER, 'Update')]))).toEqual(appliedFields());
+    expect(ownedFields(asLive(deployment(), [entry(appliedFields(), 'kubectl-edit', 'Update')]))).toBeUndefined();
+    expect(ownedFields(asLive(deployment(), [entry(appliedFields(), FIELD_MANAGER, 'Update', 'status')]))).toBeUndefined();
+    const desired = deployment({ ports: [{ name: 'http', containerPort: 9090, protocol: 'TCP' }] });
+    expect(matchesDesired(desired, asLive(deployment(), [entry(appliedFields(), FIELD_MANAGER, 'Update')]))).toBe(false);
+  });
+});
+
+describe('the requests', () => {
+  test('the apply body is the whole object, no status and no nulls, with the resourceVersion as a precondition', () => {
+    const live = asLive(deployment({}, { imagePullSecrets: null }));
+    const body = applyBody(live, 'kubeflow', '41') as any;
+    expect(body).toMatchObject({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'kubeflow-metadata', namespace: 'kubeflow', resourceVersion: '41' } });
+    expect(body.status).toBeUndefined();
+    expect(pod(body)).not.toHaveProperty('imagePullSecrets');
+    expect(applyBody(deployment(), 'kubeflow').metadata).not.toHaveProperty('resourceVersion');
+  });
+
+  test('the adoption patch turns our create-time Update entry into our Apply entry, keeps the others, and is conditioned', () => {
+    const status = entry({ 'f:status': {} }, 'kube-controller-manager', 'Update', 'status');
+    const theirs = entry({ 'f:spec': { 'f:template': { 'f:spec': { 'f:tolerations': {} } } } }, 'kubectl-edit', 'Update');
+    const created = entry(appliedFields(8080), FIELD_MANAGER, 'Update');
+    const applied = entry({ 'f:metadata': { 'f:labels': { 'f:tier': {} } } });
+    const patch = adoptionPatch(asLive(deployment(), [created, status, applied, theirs])) as any;
+    expect(patch.metadata.resourceVersion).toBe('41');
+    expect(patch.metadata.managedFields).toEqual([status, theirs, {
+      manager: FIELD_MANAGER, operation: 'Apply', apiVersion: 'apps/v1', time: applied.time, fieldsType: 'FieldsV1',
+      fieldsV1: { ...appliedFields(8080), 'f:metadata': { 'f:labels': { 'f:app': {}, 'f:tier': {} } } },
+    }]);
+    expect(adoptionPatch(asLive(deployment(), [applied, status]))).toBeUndefined();
+    expect(adoptionPatch(asLive(deployment()))).toBeUndefined();
+  });
+});
+
+// Small JSON trees without null (a desired null means "not set", so null has its own rule).
 const leaf = fc.oneof(fc.string({ maxLength: 3 }), fc.integer({ min: -5, max: 5 }), fc.boolean());
 const { tree } = fc.letrec<{ tree: unknown }>((tie) => ({
   tree: fc.oneof({ depthSize: 'small', withCrossShrink: true }, leaf,
@@ -223,9 +219,29 @@ function mutate(value: unknown, pick: number): unknown {
   return !value;
 }
 
-test('property: x matches x, and never a mutated x', () => {
-  fc.assert(fc.property(tree, fc.nat(), (x, pick) => {
+/** The field set an apply of `value` records, lists taken as atomic. */
+const fieldsOf = (value: unknown): FieldSet => typeof value === 'object' && value !== null && !Array.isArray(value)
+  ? Object.fromEntries(Object.entries(value).map(([k, v]) => [`f:${k}`, fieldsOf(v)])) : {};
+const owning = (fields: FieldSet, object: Record<string, unknown>) =>
+  ({ ...object, metadata: { managedFields: [entry(fields)] } });
+
+test('property: x matches x, and never a mutated x (without and with our ownership recorded)', () => {
+  fc.assert(fc.property(fc.dictionary(fc.constantFrom('a', 'b', 'c'), tree, { maxKeys: 3 }), fc.nat(), (x, pick) => {
     expect(matchesDesired(x, clone(x))).toBe(true);
     expect(matchesDesired(x, mutate(x, pick))).toBe(false);
+    const changed = mutate(x, pick);
+    if (typeof changed === 'object' && changed !== null && !Array.isArray(changed)) {
+      expect(matchesDesired(x, owning(fieldsOf(x), changed as Record<string, unknown>))).toBe(false);
+    }
+    expect(matchesDesired(x, owning(fieldsOf(x), clone(x)))).toBe(true);
   }), { numRuns: 500 });
+});
+
+test('property: desired without a field we own never matches a live object that still has it', () => {
+  fc.assert(fc.property(fc.dictionary(fc.constantFrom('a', 'b', 'c'), tree, { minKeys: 1, maxKeys: 3 }), (x) => {
+    const [dropped] = Object.keys(x);
+    const { [dropped!]: _gone, ...desired } = x;
+    expect(matchesDesired(desired, owning(fieldsOf(x), clone(x)))).toBe(false);
+    expect(matchesDesired(desired, owning(fieldsOf(desired), clone(x)))).toBe(true); // not ours: someone else's field
+  }), { numRuns: 300 });
 });

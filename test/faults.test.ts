@@ -1,6 +1,9 @@
-// Faults: the real handlers behind the local server, wired to the Kubernetes
-// API double (KFM_TARGET=kubernetes, a kubeconfig file) and to a REAL registry
-// behind a loopback proxy that can fail a share of requests or go down. Every
+// Faults: the real handlers behind the local server, wired to a REAL Kubernetes
+// API server (test/support/control-plane.ts) through a fault-injecting TLS proxy
+// (test/support/fault-proxy.ts: 500, 403, 429 + Retry-After, slow answers, answers
+// that never come, dropped and refused connections; everything else forwarded as
+// the RBAC-bound deployer identity), and to a REAL registry behind a loopback
+// proxy that can fail a share of requests or go down. Every
 // event must end applied, or reported (`blocked` with its reason, or a 502
 // naming the failed call), never half-applied (no Deployment pointing at a
 // missing Secret or at an image the registry does not have), and a later event
@@ -11,7 +14,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
-import { startKubeDouble, type KubeDouble, type LoggedRequest } from './support/kube-double.js';
+import { startControlPlane, type ControlPlane } from './support/control-plane.js';
+import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
+import { watchStore } from './support/leak-guard.js';
 import { startLocalApp, type LocalApp } from './support/local-app.js';
 import { pushImage, startRegistry, type TestRegistry } from './support/registry.js';
 
@@ -45,38 +50,41 @@ async function startFlakyProxy(upstream: string) {
 
 let registry: TestRegistry;
 let proxy: Awaited<ReturnType<typeof startFlakyProxy>>;
-let double: KubeDouble;
+let cp: ControlPlane;
+let kube: FaultProxy;
 let app: LocalApp;
 let dir: string;
 const known = new Set<string>(); // digests the registry really has
-const hooks: Array<{ left: number; hook: (request: LoggedRequest) => void }> = [];
 
-/** Fails `times` requests matching `method` and `path` with `status`, as they arrive (reads of the same path pass). */
+/** Fails `times` requests matching `method` and `path` with `status` at the proxy (reads of the same path pass). */
 function failWrites(method: string, path: RegExp, status: number, times: number, retryAfter?: number) {
-  const entry = {
-    left: times,
-    hook(request: LoggedRequest) {
-      if (entry.left > 0 && request.method === method && path.test(request.path)) {
-        entry.left--;
-        double.failNext({ status, retryAfter, path: new RegExp(`^${request.path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`) });
-      }
-    },
-  };
-  hooks.push(entry);
+  kube.failNext(status, { method, path, count: times, retryAfter });
 }
 
-const objects = () => double.objects() as any[];
-const find = (kind: string, name: string) => objects().find((o) => o.kind === kind && o.metadata.name === name);
-const image = () => find('Deployment', 'kubeflow-metadata')?.spec.template.spec.containers[0].image as string | undefined;
-const stateOf = () => {
-  const data = find('ConfigMap', 'kubeflow-metadata-deployer-state')?.data as Record<string, string> | undefined;
+/** The deployer's objects as the real server holds them (read as admin, not through the proxy). */
+async function objects(): Promise<any[]> {
+  const lists = await Promise.all([['apps/v1', 'deployments', 'Deployment'], ['v1', 'services', 'Service'], ['v1', 'secrets', 'Secret'], ['v1', 'configmaps', 'ConfigMap']]
+    .map(async ([group, resource, kind]) => {
+      const { status, body } = await cp.request('GET', `/${group === 'v1' ? 'api' : 'apis'}/${group}${NS}/${resource}`);
+      if (status !== 200) throw new Error(`listing ${resource}: ${status}`);
+      return (body.items as any[]).map((item) => ({ ...item, kind }));
+    }));
+  // The server's own objects (kube-root-ca.crt in every namespace) are not the deployer's.
+  return lists.flat().filter((o) => String(o.metadata.name).startsWith('kubeflow-metadata'));
+}
+const find = async (kind: string, name: string) => (await objects()).find((o) => o.kind === kind && o.metadata.name === name);
+const image = async () => (await find('Deployment', 'kubeflow-metadata'))?.spec.template.spec.containers[0].image as string | undefined;
+const stateOf = async () => {
+  const data = (await find('ConfigMap', 'kubeflow-metadata-deployer-state'))?.data as Record<string, string> | undefined;
   return data ? JSON.stringify(data) : '';
 };
+const kinds = async () => (await objects()).map((o) => o.kind).sort();
 
 /** Never half-applied: a Deployment refers only to Secrets that exist and to an image the registry has. */
-function expectConsistent() {
-  const secrets = new Set(objects().filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
-  for (const deployment of objects().filter((o) => o.kind === 'Deployment')) {
+async function expectConsistent() {
+  const all = await objects();
+  const secrets = new Set(all.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
+  for (const deployment of all.filter((o) => o.kind === 'Deployment')) {
     const pod = deployment.spec.template.spec;
     const refs = [
       ...(pod.imagePullSecrets ?? []).map((s: { name: string }) => s.name),
@@ -90,12 +98,12 @@ function expectConsistent() {
 const push = async (digest: string, second: number) => {
   const body = JSON.stringify({ events: [{ id: `f-${second}`, timestamp: new Date(Date.UTC(2030, 0, 1, 0, 0, second)).toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 9, digest, repository: REPOSITORY, tag: 'v1' } }] });
   const answer = await app.request('POST', '/webhooks/registry/distribution', body, { ...auth, 'content-type': 'application/vnd.docker.distribution.events.v1+json' });
-  expectConsistent();
+  await expectConsistent();
   return answer;
 };
 const config = async (password: string) => {
   const answer = await app.request('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password } } }), { ...auth, 'content-type': 'application/json' });
-  expectConsistent();
+  await expectConsistent();
   return answer;
 };
 const newImage = async () => {
@@ -107,30 +115,28 @@ const newImage = async () => {
 beforeAll(async () => {
   registry = await startRegistry();
   proxy = await startFlakyProxy(registry.url);
-  double = await startKubeDouble();
-  const log = double.requests;
-  log.push = (...items: LoggedRequest[]) => {
-    for (const item of items) for (const entry of hooks) entry.hook(item);
-    return Array.prototype.push.apply(log, items);
-  };
+  cp = await startControlPlane();
+  await cp.applyDeployerRbac();
+  kube = await startFaultProxy({ upstream: cp.server, pki: cp.pki });
+  watchStore('the API server\'s non-Secret objects', async () => JSON.stringify((await objects()).filter((o) => o.kind !== 'Secret')));
   dir = await mkdtemp(join(tmpdir(), 'kfm-faults-'));
-  await writeFile(join(dir, 'kubeconfig'), double.kubeconfig());
+  await writeFile(join(dir, 'kubeconfig'), kube.kubeconfig());
   await newImage();
   app = await startLocalApp({
     KFM_TARGET: 'kubernetes', KUBECONFIG: join(dir, 'kubeconfig'), KFM_OFFLINE: 'false', KFM_WEBHOOK_SECRET: SECRET, KFM_TAG_POLICY: 'track',
     KFM_IMAGE: `${proxy.host}/${REPOSITORY}:v1`, KFM_REGISTRY_AUTH: JSON.stringify({ [proxy.host]: registry.auth }),
   });
-}, 30_000);
+}, 120_000);
 afterEach(() => {
   // Each injected fault was met exactly as often as asked (a changed retry count must show here).
-  const unused = hooks.reduce((sum, entry) => sum + entry.left, 0);
-  hooks.splice(0);
-  double.clearFaults();
+  const unused = kube.unusedFaults();
+  kube.clearFaults();
   expect(unused).toBe(0);
 });
 afterAll(async () => {
   await app?.stop();
-  await double?.stop();
+  await kube?.stop();
+  await cp?.stop();
   await proxy?.stop();
   await registry?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
@@ -142,7 +148,7 @@ describe('first deploy with the API server failing writes', () => {
     const answer = await config('faults-mysql-password-1');
     expect(answer.status).toBe(502);
     expect(answer.json.error).toMatch(/^create Secret kubeflow\/kubeflow-metadata-mysql failed: 500 after 5 attempts/);
-    expect(find('Deployment', 'kubeflow-metadata')).toBeUndefined();
+    expect(await find('Deployment', 'kubeflow-metadata')).toBeUndefined();
   }, 20_000);
 
   it('Deployment creation forbidden (403, not retried): 502 naming it; Secrets and Service stay, no state', async () => {
@@ -150,14 +156,14 @@ describe('first deploy with the API server failing writes', () => {
     const answer = await config('faults-mysql-password-1');
     expect(answer.status).toBe(502);
     expect(answer.json.error).toMatch(/^create Deployment kubeflow\/kubeflow-metadata failed: 403 Forbidden/);
-    expect(objects().map((o) => o.kind).sort()).toEqual(['Secret', 'Secret', 'Service']);
+    expect(await kinds()).toEqual(['Secret', 'Secret', 'Service']);
   });
 
   it('the same event again: applied', async () => {
     const answer = await config('faults-mysql-password-1');
     expect(answer.status).toBe(200);
     expect(answer.json.status).toEqual({ state: 'active', message: '' });
-    expect(objects().map((o) => o.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'Secret', 'Secret', 'Service']);
+    expect(await kinds()).toEqual(['ConfigMap', 'Deployment', 'Secret', 'Secret', 'Service']);
   });
 });
 
@@ -169,12 +175,12 @@ describe('pushes with the registry failing', () => {
     proxy.state.failEvery = 0;
     expect(answer.status).toBe(200);
     expect(answer.json.status).toEqual({ state: 'active', message: '' });
-    expect(image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
     expect(proxy.state.failed).toBe(1); // the first lookup failed, its retry passed
   });
 
   it('the registry down: blocked with the reason, the workload untouched; back up: recovered', async () => {
-    const before = image();
+    const before = await image();
     const digest = await newImage();
     proxy.state.down = true;
     const failed = await push(digest, 2);
@@ -182,26 +188,26 @@ describe('pushes with the registry failing', () => {
     expect(failed.status).toBe(200);
     expect(failed.json.status).toEqual({ state: 'blocked', message: 'unable to fetch resource: oci-image' });
     expect(failed.json.failures['oci-image']).toMatch(/unreachable/);
-    expect(image()).toBe(before);
+    expect(await image()).toBe(before);
     const again = await push(digest, 2);
     expect(again.status).toBe(200);
     expect(again.json.status).toEqual({ state: 'active', message: '' });
-    expect(image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
   }, 20_000);
 });
 
 describe('pushes with the API server failing', () => {
   it('the Deployment patch fails (500, every retry): 502 naming it, nothing changed; the same push again: applied', async () => {
-    const [before, state] = [image(), stateOf()];
+    const [before, state] = [await image(), await stateOf()];
     const digest = await newImage();
     failWrites('PATCH', /\/deployments\/kubeflow-metadata$/, 500, 5);
     const failed = await push(digest, 3);
     expect(failed.status).toBe(502);
     expect(failed.json.error).toMatch(/^patch Deployment kubeflow\/kubeflow-metadata failed: 500 after 5 attempts/);
-    expect([image(), stateOf()]).toEqual([before, state]);
+    expect([await image(), await stateOf()]).toEqual([before, state]);
     const again = await push(digest, 3);
     expect(again.status).toBe(200);
-    expect(image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
   }, 20_000);
 
   it('the state write forbidden (403): 502 naming it; the same push again records it', async () => {
@@ -210,49 +216,79 @@ describe('pushes with the API server failing', () => {
     const failed = await push(digest, 4);
     expect(failed.status).toBe(502);
     expect(failed.json.error).toMatch(/^patch ConfigMap kubeflow\/kubeflow-metadata-deployer-state failed: 403 Forbidden/);
-    expect(stateOf()).not.toContain(digest);
+    expect(await stateOf()).not.toContain(digest);
     const again = await push(digest, 4);
     expect(again.status).toBe(200);
-    expect(stateOf()).toContain(digest);
-    expect(image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(await stateOf()).toContain(digest);
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
   });
 
   it('a 429 with Retry-After and slow answers: retried and applied', async () => {
     const digest = await newImage();
     failWrites('PATCH', /\/deployments\/kubeflow-metadata$/, 429, 1, 1);
-    double.delayNext(300, 3);
+    kube.delayNext(300, { count: 3 });
     const started = Date.now();
     const answer = await push(digest, 5);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000); // Retry-After: 1 was honoured
     expect(answer.status).toBe(200);
-    expect(image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
   });
 
   it('the API server refuses connections: 502 naming the call; back up: the same push applied', async () => {
-    const [before, digest] = [image(), await newImage()];
-    await double.refuse();
+    const [before, digest] = [await image(), await newImage()];
+    await kube.refuse();
     const failed = await app.request('POST', '/webhooks/registry/distribution', JSON.stringify({ events: [{ action: 'push', timestamp: '2030-01-01T00:00:06Z', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest, repository: REPOSITORY, tag: 'v1' } }] }), { ...auth, 'content-type': 'application/json' });
-    await double.resume();
+    await kube.resume();
     expect(failed.status).toBe(502);
     expect(failed.json.error).toMatch(/^read \w+ kubeflow\/kubeflow-metadata[\w-]* failed: ECONNREFUSED after 5 attempts/);
-    expect(image()).toBe(before);
+    expect(await image()).toBe(before);
     const again = await push(digest, 6);
     expect(again.status).toBe(200);
-    expect(image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
   }, 20_000);
 
+  it('an answer that never comes (the request times out) and a dropped connection: retried, applied', async () => {
+    const digest = await newImage();
+    const deployment = { method: 'PATCH', path: /\/deployments\/kubeflow-metadata$/ };
+    kube.hangNext(deployment);
+    kube.dropNext(deployment);
+    const mark = kube.requests.length;
+    const answer = await push(digest, 7);
+    expect(answer.status).toBe(200);
+    expect(answer.json.status).toEqual({ state: 'active', message: '' });
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    expect(kube.requests.slice(mark).map((r) => r.injected).filter(Boolean)).toEqual(['hang', 'drop']);
+  }, 60_000);
+
+  it('the server applied the Deployment but the answer was lost: the retry finds it done, the push ends applied once', async () => {
+    const digest = await newImage();
+    const mark = (await cp.writeRequests()).length;
+    kube.dropAnswerNext({ method: 'PATCH', path: /\/deployments\/kubeflow-metadata$/ });
+    const answer = await push(digest, 8);
+    expect(answer.status).toBe(200);
+    expect(answer.json.status).toEqual({ state: 'active', message: '' });
+    expect(await image()).toBe(`${proxy.host}/${REPOSITORY}@${digest}`);
+    // The server saw the lost write succeed; nothing after it moved the image again.
+    const deploymentWrites = (await cp.writeRequests()).slice(mark).filter((e) => e.objectRef?.resource === 'deployments');
+    const images = deploymentWrites.filter((e) => e.responseStatus?.code === 200)
+      .map((e) => (e.responseObject as any)?.spec?.template?.spec?.containers?.[0]?.image as string);
+    const wanted = `${proxy.host}/${REPOSITORY}@${digest}`;
+    expect(images.at(-1)).toBe(wanted);
+    expect(images.slice(images.indexOf(wanted)).every((i) => i === wanted)).toBe(true);
+  }, 60_000);
+
   it('a password rotation whose Secret patch fails: 502, the pods keep the old revision; retried: applied', async () => {
-    const revision = () => JSON.stringify(find('Deployment', 'kubeflow-metadata').spec.template.metadata);
-    const before = revision();
+    const revision = async () => JSON.stringify((await find('Deployment', 'kubeflow-metadata')).spec.template.metadata);
+    const before = await revision();
     failWrites('PATCH', /\/secrets\/kubeflow-metadata-mysql$/, 500, 5);
     const failed = await config('faults-mysql-password-2');
     expect(failed.status).toBe(502);
     expect(failed.json.error).toMatch(/^patch Secret kubeflow\/kubeflow-metadata-mysql failed: 500 after 5 attempts/);
-    expect(revision()).toBe(before);
+    expect(await revision()).toBe(before);
     const again = await config('faults-mysql-password-2');
     expect(again.status).toBe(200);
     expect(again.json.status).toEqual({ state: 'active', message: '' });
-    expect(revision()).not.toBe(before);
+    expect(await revision()).not.toBe(before);
     const status = await app.request('GET', '/status', undefined, auth);
     expect(status.json.failures).toEqual({});
   }, 20_000);

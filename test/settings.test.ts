@@ -13,6 +13,15 @@ describe('settings', () => {
     expect(settings.offline).toBe(false);
     expect(settings.webhookSecret).toBeUndefined();
     expect(settings.registryAuth).toEqual({});
+    expect(settings.pod).toEqual({ runAsUser: 65532, runAsGroup: 65532, cpuRequest: '100m', memoryRequest: '128Mi', memoryLimit: '512Mi' });
+  });
+
+  it('reads the pod settings as the API server will store them (canonical quantities)', () => {
+    const settings = loadSettings({
+      KFM_RUN_AS_USER: '1000', KFM_RUN_AS_GROUP: '2000', KFM_CPU_REQUEST: '0.25', KFM_MEMORY_REQUEST: '1024Mi', KFM_MEMORY_LIMIT: '2Gi',
+    });
+    expect(settings.pod).toEqual({ runAsUser: 1000, runAsGroup: 2000, cpuRequest: '250m', memoryRequest: '1Gi', memoryLimit: '2Gi' });
+    expect(loadSettings({ KFM_CPU_REQUEST: '2000m' }).pod.cpuRequest).toBe('2');
   });
 
   it('reads every variable', () => {
@@ -42,6 +51,14 @@ describe('settings', () => {
     [{ KFM_REGISTRY_AUTH: '{"h":{"username":"u"}}' }, /KFM_REGISTRY_AUTH/],
     [{ KFM_SET_STATUS: 'yes' }, /KFM_SET_STATUS: must be "true" or "false"/],
     [{ KFM_OFFLINE: 'true', KFM_TARGET: 'kubernetes' }, /KFM_OFFLINE: only allowed with a dir: target/],
+    [{ KFM_RUN_AS_USER: '0' }, /KFM_RUN_AS_USER: must be a number from 1 to 2147483647/],
+    [{ KFM_RUN_AS_GROUP: 'nobody' }, /KFM_RUN_AS_GROUP: must be a number from 1 to 2147483647/],
+    [{ KFM_RUN_AS_USER: '2147483648' }, /KFM_RUN_AS_USER: must be a number/],
+    [{ KFM_CPU_REQUEST: '100mi' }, /KFM_CPU_REQUEST: must be a CPU quantity/],
+    [{ KFM_CPU_REQUEST: '0m' }, /KFM_CPU_REQUEST: must be at least 1m/],
+    [{ KFM_MEMORY_REQUEST: '128M' }, /KFM_MEMORY_REQUEST: must be a whole number of Ki, Mi, Gi or Ti/],
+    [{ KFM_MEMORY_LIMIT: '1.5Gi' }, /KFM_MEMORY_LIMIT: must be a whole number/],
+    [{ KFM_MEMORY_REQUEST: '1Gi', KFM_MEMORY_LIMIT: '512Mi' }, /KFM_MEMORY_LIMIT: 512Mi is below KFM_MEMORY_REQUEST 1Gi/],
   ])('refuses %j with an error naming the variable', (env, message) => {
     expect(() => loadSettings(env)).toThrow(message);
   });

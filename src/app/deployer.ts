@@ -1,22 +1,29 @@
-// The imperative shell of one event: read a snapshot, fetch what the layer
-// asks for, run the pure step, write Secrets → Service → Deployment → state.
-// A 409 anywhere recomputes the whole step from a fresh snapshot.
-import type { CharmConfig, KubeObject, MysqlRelation, PushEvent, Status } from '../domain/types.js';
-import { ConflictError, FetchError, TargetError } from '../errors.js';
+// The shell of one step, in the order a push travels: read the snapshot, select
+// what acts (plan.ts), fetch what the layer asks for, plan the next state (pure),
+// claim it and write the objects (apply.ts). A lost compare-and-swap recomputes
+// the whole step from a fresh snapshot (the one retry helper, src/retry.ts).
+import type { FetchOutcome } from '../charm/context.js';
+import { initialState, type CharmState, type Outcome, type OutcomeRecord } from '../charm/state.js';
+import type { PushEvent, Status } from '../domain/types.js';
+import { BogusEventError, ConflictError, FetchError, TargetError } from '../errors.js';
 import type { ImageRef } from '../image/reference.js';
-import type { TagPolicy } from '../policy/tag-policy.js';
 import type { Logger } from '../log.js';
+import type { TagPolicy } from '../policy/tag-policy.js';
+import { workloadNames } from '../render/names.js';
+import { renderWorkload } from '../render/workload.js';
 import type { ResourceFetcher } from '../resource/port.js';
-import type { Target, WriteOutcome } from '../targets/port.js';
-import type { FetchOutcome, Hook } from '../charm/context.js';
-import { plannedFetches } from '../charm/docker-resource.js';
-import { standingPodSpec, step } from '../charm/step.js';
-import { CONFIG_DEFAULTS, initialState, type CharmState } from '../charm/state.js';
-import { renderWorkload, type DesiredWorkload } from '../render/workload.js';
-import { GENERATION_ANNOTATION, workloadNames } from '../render/names.js';
+import { GiveUp, withRetry, type Failure } from '../retry.js';
+import type { Target } from '../targets/port.js';
+import { claimAndWrite, type Change } from './apply.js';
+import { fetchesFor, planStep, selectTrigger, type Planned, type Trigger } from './plan.js';
+import { mergeRecent, outcomeRecord } from './recent.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
 import { renderStateObject } from './state-store.js';
-import { selectPush } from './push-selection.js';
+import { resourcesView, statusView, type ResourcesView, type StatusView } from './view.js';
+
+export type { Trigger } from './plan.js';
+export type { Change } from './apply.js';
+export type { StatusView } from './view.js';
 
 export interface DeployerDeps {
   app: string;
@@ -27,189 +34,166 @@ export interface DeployerDeps {
   target: Target;
   fetcher: ResourceFetcher;
   logger: Logger;
+  /** Steps recomputed after lost compare-and-swaps, the first included (default 30). */
   maxAttempts?: number;
-  /** Milliseconds left in the invocation: conflict retries stop while there is time to answer. */
+  now?: () => Date;
+}
+
+export interface RunOptions {
+  /** The event's id (intake's answer); one is made up for direct calls. */
+  id?: string;
+  /** What the event was, for the audit trail. */
+  trigger?: string;
+  /** Milliseconds left in the invocation: recomputations stop while there is time to answer. */
   deadline?: () => number;
+}
+
+export interface StepReport {
+  id: string;
+  outcome: Outcome;
+  /** Why it was ignored or failed. */
+  reason?: string;
+  status: Status;
+  statusHistory: Status[];
+  flags: string[];
+  resources: ResourcesView;
+  /** Why a resource could not be fetched (the `blocked` reason). */
+  failures: Record<string, string>;
+  changes: Change[];
+  ignored: string[];
+  /** True when the trigger itself was not acted on. */
+  skipped: boolean;
 }
 
 /** Time kept back from the deadline to answer after the last conflict. */
 const ANSWER_MARGIN_MS = 1000;
 
-export type Trigger =
-  /** A resource update: registry pushes, or (without `pushes`) the scheduled refresh of the deployed tag. */
-  | { hook: 'upgrade-charm'; pushes?: PushEvent[] }
-  | { hook: 'config-changed'; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null };
-
-export interface Change {
-  kind: string;
-  name: string;
-  outcome: WriteOutcome;
-}
-
-export interface StepReport {
-  status: Status;
-  statusHistory: Status[];
-  flags: string[];
-  resources: Record<string, { registryPath: string; digest: string; tag?: string }>;
-  /** Why a resource could not be fetched (the `blocked` reason). */
-  failures: Record<string, string>;
-  changes: Change[];
-  ignored: string[];
-  /** True when the push itself was not acted on (the HTTP answer is then 202). */
-  skipped: boolean;
-}
-
-const generationOf = (object: KubeObject | undefined): number => Number(object?.metadata.annotations?.[GENERATION_ANNOTATION] ?? 0);
-
-/**
- * Writes the objects in order, each against the live version it was computed
- * from. An object stamped by a newer state generation means this snapshot is
- * stale: recompute (the resourceVersion makes the check atomic with the write).
- */
-async function writeAll(target: Target, objects: KubeObject[], snapshot: Snapshot): Promise<Change[]> {
-  const changes: Change[] = [];
-  for (const object of objects) {
-    const live = snapshot.objects.get(objectKey(object.kind, object.metadata.name));
-    const stamped = object.metadata.annotations?.[GENERATION_ANNOTATION] !== undefined;
-    if (stamped && generationOf(live) > generationOf(object)) {
-      throw new ConflictError(`${object.kind} ${object.metadata.name} was written by a newer step`);
-    }
-    const outcome = await target.write(object, live);
-    changes.push({ kind: object.kind, name: object.metadata.name, outcome });
-  }
-  return changes;
-}
-
 export function createDeployer(deps: DeployerDeps) {
   const names = workloadNames(deps.app);
-  const render = (desired: DesiredWorkload, generation: number) =>
-    renderWorkload(desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation });
-  /** Fetches of one event, shared by its recomputed attempts (never across events). */
-  type FetchCache = Map<string, Promise<FetchOutcome>>;
+  const now = deps.now ?? (() => new Date());
+  const planOptions = { image: deps.image, tagPolicy: deps.tagPolicy, setStatus: deps.setStatus };
+  /** Outcomes of steps that wrote nothing: stored with the next write that happens anyway. */
+  let held: OutcomeRecord[] = [];
+  let sequence = 0;
 
-  function fetchOnce(fetchCache: FetchCache, name: string, push: PushEvent | undefined, snapshot: Snapshot): Promise<FetchOutcome> {
+  const render = (planned: Planned) => (generation: number) =>
+    renderWorkload(planned.desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation });
+  const stateObject = (state: CharmState) => renderStateObject(state, { app: deps.app, namespace: deps.namespace, name: names.state });
+
+  /** Fetches of one event, shared by its recomputed attempts (never across events). */
+  type FetchCache = Map<string, Promise<FetchOutcome | BogusEventError>>;
+
+  function fetchOnce(cache: FetchCache, name: string, push: PushEvent | undefined, tag: string | undefined, snapshot: Snapshot) {
     const deployedTag = snapshot.state?.resources[name]?.tag;
-    const request = { image: deps.image, tag: push?.tag ?? deployedTag ?? deps.image.tag, digest: push?.digest, pushedAt: push?.pushedAt };
+    const request = { image: deps.image, tag: push?.tag ?? tag ?? deployedTag ?? deps.image.tag, digest: push?.digest, pushedAt: push?.pushedAt };
     const key = JSON.stringify([name, request.tag, request.digest]);
-    let outcome = fetchCache.get(key);
+    let outcome = cache.get(key);
     if (!outcome) {
       outcome = deps.fetcher.fetch(request).then(
         (info): FetchOutcome => ({ ok: true, info }),
-        (error: unknown): FetchOutcome => {
+        (error: unknown) => {
+          if (error instanceof BogusEventError) return error;
           if (!(error instanceof FetchError)) throw error;
           deps.logger.warn('resource fetch failed', { resource: name, reason: error.message });
-          return { ok: false, reason: error.message };
+          return { ok: false, reason: error.message, transient: error.transient } satisfies FetchOutcome;
         },
       );
-      fetchCache.set(key, outcome);
+      cache.set(key, outcome);
     }
     return outcome;
   }
 
-  async function attempt(trigger: Trigger, fetchCache: FetchCache): Promise<StepReport> {
+  /** What the attempts of one event share: its fetches, and whether one of them claimed already. */
+  interface Progress {
+    cache: FetchCache;
+    claimed: boolean;
+  }
+
+  async function attempt(trigger: Trigger, record: (outcome: Outcome, reason?: string) => OutcomeRecord, progress: Progress) {
+    const { cache } = progress;
     const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
-    const hook: Hook = trigger.hook;
-    let push: PushEvent | undefined;
-    const ignored: string[] = [];
-    if (trigger.hook === 'upgrade-charm' && trigger.pushes) {
-      const selection = selectPush(trigger.pushes, deps.image, deps.tagPolicy, snapshot.state?.resources['oci-image']);
-      ignored.push(...selection.ignored);
-      if (!selection.chosen) return converge(snapshot, ignored);
-      push = selection.chosen;
-    }
+    let selection = selectTrigger(trigger, snapshot, planOptions);
     const fetched: Record<string, FetchOutcome> = {};
-    for (const name of plannedFetches(snapshot.state ?? initialState(), hook)) {
-      fetched[name] = await fetchOnce(fetchCache, name, push, snapshot);
+    for (const name of fetchesFor(selection, snapshot)) {
+      const outcome = await fetchOnce(cache, name, selection.push, selection.tag, snapshot);
+      if (outcome instanceof BogusEventError) {
+        selection = { ...selection, ignored: [...selection.ignored, outcome.message], skip: true };
+        break;
+      }
+      fetched[name] = outcome;
     }
-    const result = step(snapshot.state, {
-      hook,
-      config: trigger.hook === 'config-changed' ? trigger.config : undefined,
-      mysql: trigger.hook === 'config-changed' ? trigger.mysql : undefined,
-      fetched,
-      live: snapshot.live,
-      setStatus: deps.setStatus,
+    const planned = planStep(trigger, selection, snapshot, fetched, planOptions);
+    // A transient fetch failure fails the event, so the queue delivers it again; a permanent one is recorded.
+    const failures = Object.values(fetched).flatMap((outcome) => (outcome.ok ? [] : [outcome]));
+    const outcome: Outcome = selection.skip ? 'ignored' : failures.some((failure) => failure.transient !== false) ? 'failed' : 'applied';
+    const reason = selection.skip ? selection.ignored.join('; ') || 'nothing to do' : failures.map((failure) => failure.reason).join('; ') || undefined;
+    // Once an earlier attempt of this event claimed, its record is stored: a recomputation only repairs.
+    const mine = progress.claimed ? [] : [record(outcome, reason)];
+    const applied = await claimAndWrite(deps.target, {
+      snapshot, state: planned.state, render: render(planned), stateObject, records: [...held, ...mine],
+      onClaimed: () => { progress.claimed = true; },
     });
-    const changes = await writeAll(deps.target, render(result, result.state.generation), snapshot);
-    changes.push(...(await writeAll(deps.target, [stateObject(result.state)], snapshot)));
+    return { planned, selection, outcome, reason, applied, records: mine };
+  }
+
+  const classify = (error: unknown): Failure =>
+    error instanceof ConflictError ? { retry: true, label: 'conflicting writes' } : { retry: false, error: error as Error };
+
+  async function run(trigger: Trigger, options: RunOptions = {}): Promise<StepReport> {
+    const id = options.id ?? `direct-${process.pid}-${(sequence += 1)}`;
+    const description = options.trigger ?? (trigger.hook === 'config-changed' ? 'config' : trigger.pushes ? 'push' : 'refresh');
+    const record = (outcome: Outcome, reason?: string) => outcomeRecord(id, description, outcome, reason, now());
+    const progress: Progress = { cache: new Map(), claimed: false };
+    let result: Awaited<ReturnType<typeof attempt>>;
+    try {
+      result = await withRetry(() => attempt(trigger, record, progress), (error) => {
+        if (error instanceof ConflictError) deps.logger.info('write conflict: recomputing the step', { id });
+        return classify(error);
+      }, { attempts: deps.maxAttempts ?? 30, baseDelayMs: 50, maxDelayMs: 2000, marginMs: ANSWER_MARGIN_MS, deadline: options.deadline });
+    } catch (error) {
+      if (error instanceof GiveUp) throw new TargetError(`gave up after ${error.attempts} conflicting writes${error.outOfTime ? ': out of time' : ''}`, 409);
+      throw error;
+    }
+    const { planned, selection, outcome, reason, applied } = result;
+    if (applied.claimed !== undefined) held = [];
+    else held = mergeRecent(held, result.records);
     return {
-      status: result.status,
-      statusHistory: result.statusHistory,
-      flags: result.flagsAtFixpoint,
-      resources: resourcesView(result.state.resources),
-      failures: result.state.failures,
-      changes,
-      ignored,
-      skipped: false,
+      id,
+      outcome,
+      reason,
+      status: planned.status,
+      statusHistory: planned.statusHistory,
+      flags: planned.flags,
+      resources: resourcesView(planned.state.resources),
+      failures: planned.state.failures,
+      changes: applied.changes,
+      ignored: selection.ignored,
+      skipped: selection.skip,
     };
   }
 
-  /** An ignored push still re-asserts the standing workload, so a lost race is repaired. */
-  async function converge(snapshot: Snapshot, ignored: string[]): Promise<StepReport> {
-    const state = snapshot.state;
-    const spec = standingPodSpec(state, snapshot.live);
-    const desired = spec ? { podSpec: spec, mysqlPassword: spec.mysql.password, registryCredentials: spec.credentials } : {};
-    const changes = await writeAll(deps.target, render(desired, state?.generation ?? 0), snapshot);
-    const { config: _config, ...stored } = storedView(state);
-    // Before any step, an ignored push reports an empty maintenance message (the status route explains more).
-    const status = state ? stored.status : { state: 'maintenance' as const, message: '' };
-    return { ...stored, status, statusHistory: [], changes, ignored, skipped: true };
+  /**
+   * Stores an outcome decided outside a step (a poison message, a dead letter) at once: these must
+   * survive the process. Only the audit trail changes, so the generation stays (no object is rewritten).
+   */
+  async function record(id: string, trigger: string, outcome: Outcome, reason: string | undefined, deadline?: () => number): Promise<void> {
+    const records = [...held, outcomeRecord(id, trigger, outcome, reason, now())];
+    await withRetry(async () => {
+      const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
+      const state = snapshot.state ?? initialState();
+      const live = snapshot.objects.get(objectKey('ConfigMap', names.state));
+      await deps.target.write(stateObject({ ...state, recent: mergeRecent(state.recent, records) }), live);
+    }, classify, { attempts: deps.maxAttempts ?? 30, baseDelayMs: 50, maxDelayMs: 2000, marginMs: ANSWER_MARGIN_MS, deadline });
+    held = [];
   }
 
-  function stateObject(state: CharmState): KubeObject {
-    return renderStateObject(state, { app: deps.app, namespace: deps.namespace, name: names.state });
-  }
-
-  async function run(trigger: Trigger): Promise<StepReport> {
-    const maxAttempts = deps.maxAttempts ?? 30;
-    const fetchCache: FetchCache = new Map();
-    for (let attemptNumber = 1; ; attemptNumber += 1) {
-      try {
-        return await attempt(trigger, fetchCache);
-      } catch (error) {
-        if (!(error instanceof ConflictError)) throw error;
-        deps.logger.info('write conflict: recomputing the step', { attempt: attemptNumber });
-        if (attemptNumber >= maxAttempts) throw new TargetError(`gave up after ${maxAttempts} conflicting writes`, 409);
-        // Full jitter, so concurrent invocations that keep colliding spread out.
-        const wait = Math.random() * Math.min(2000, 25 * 2 ** attemptNumber);
-        if (deps.deadline && deps.deadline() - wait < ANSWER_MARGIN_MS) {
-          throw new TargetError(`gave up after ${attemptNumber} conflicting writes: out of time`, 409);
-        }
-        await new Promise((resolve) => setTimeout(resolve, wait));
-      }
-    }
-  }
-
-  /** GET /status: the stored state, without any secret. */
+  /** GET /status: the stored state, without any secret, with the outcomes held since the last write. */
   async function status(): Promise<StatusView> {
-    return storedView((await readSnapshot(deps.target, names, deps.image.registry)).state);
+    const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
+    return statusView(snapshot.state, held);
   }
 
-  return { run, status, names };
-}
-
-export interface StatusView {
-  status: Status;
-  flags: string[];
-  resources: StepReport['resources'];
-  failures: Record<string, string>;
-  config: CharmConfig;
-}
-
-/** What the stored state says, without any secret (the status view, and an ignored event's report). */
-function storedView(state: CharmState | undefined): StatusView {
-  return {
-    status: state?.status ?? { state: 'maintenance', message: 'no event handled yet' },
-    flags: state?.flags ?? [],
-    resources: resourcesView(state?.resources ?? {}),
-    failures: state?.failures ?? {},
-    config: state?.config ?? { ...CONFIG_DEFAULTS },
-  };
-}
-
-function resourcesView(resources: CharmState['resources']) {
-  return Object.fromEntries(
-    Object.entries(resources).map(([name, info]) => [name, { registryPath: info.registryPath, digest: info.digest, tag: info.tag }]),
-  );
+  return { run, status, record, names };
 }
 
 export type Deployer = ReturnType<typeof createDeployer>;

@@ -14,8 +14,8 @@ function describe(event: PushEvent): string {
   return `${event.repository}:${event.tag ?? event.digest ?? '?'}`;
 }
 
-/** Why an event is not for this deployer, or undefined when it is. */
-function mismatch(event: PushEvent, image: ImageRef, policy: TagPolicy): string | undefined {
+/** Why an event is not for this deployer, or undefined when it is (decided without state: intake uses it too). */
+export function pushMismatch(event: PushEvent, image: ImageRef, policy: TagPolicy): string | undefined {
   if (event.registry !== undefined && normaliseRegistry(event.registry) !== image.registry) {
     return `${describe(event)}: registry ${event.registry} is not ${image.registry}`;
   }
@@ -38,7 +38,7 @@ export function selectPush(
   const ignored: string[] = [];
   let chosen: PushEvent | undefined;
   for (const event of events) {
-    const reason = mismatch(event, image, policy);
+    const reason = pushMismatch(event, image, policy);
     if (reason) ignored.push(reason);
     else if (chosen && !isUpgrade(policy, chosen, event)) ignored.push(`${describe(event)}: superseded by ${describe(chosen)}`);
     else {

@@ -1,14 +1,14 @@
-// Wiring from settings to adapters, done once per cold start and lazily, so a
-// function pays for client-node or the AWS SDK only when it uses them.
+// Wiring from settings to adapters, once per process and lazily, so a function
+// pays for client-node, the registry client or the AWS SDK only when it uses them.
+// Intake needs only the queue; the worker and status need the deployer.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Settings } from '../settings/settings.js';
 import type { Logger } from '../log.js';
 import type { Target } from '../targets/port.js';
 import type { ResourceFetcher } from '../resource/port.js';
-import { createDirectoryTarget } from '../targets/directory.js';
-import { createOfflineFetcher } from '../resource/offline-fetcher.js';
-import { createRegistryFetcher } from '../resource/registry-fetcher.js';
-import { createCredentialProvider } from '../resource/credentials/chain.js';
-import { createDeployer, type Deployer } from './deployer.js';
+import type { CommandQueue, QueueRecord } from '../queue/port.js';
+import { createDeployer, type Deployer, type StepReport } from './deployer.js';
 
 export interface RuntimeOverrides {
   target?: Target;
@@ -19,32 +19,35 @@ export interface RuntimeOverrides {
 export type Deadline = () => number;
 
 async function createTarget(settings: Settings, deadline: Deadline): Promise<Target> {
-  if (settings.target.kind === 'dir') return createDirectoryTarget({ path: settings.target.path, namespace: settings.namespace });
+  if (settings.target.kind === 'dir') {
+    const { createDirectoryTarget } = await import('../targets/directory.js');
+    return createDirectoryTarget({ path: settings.target.path, namespace: settings.namespace });
+  }
   const { createKubernetesTargetFromSettings } = await import('../targets/kubernetes/from-settings.js');
   return createKubernetesTargetFromSettings(settings, deadline);
 }
 
-function createFetcher(settings: Settings): ResourceFetcher {
-  if (settings.offline) return createOfflineFetcher();
+async function createFetcher(settings: Settings): Promise<ResourceFetcher> {
+  if (settings.offline) return (await import('../resource/offline-fetcher.js')).createOfflineFetcher();
+  const [{ createRegistryFetcher }, { createCredentialProvider }] = await Promise.all([
+    import('../resource/registry-fetcher.js'), import('../resource/credentials/chain.js'),
+  ]);
   return createRegistryFetcher({ credentials: createCredentialProvider({ registryAuth: settings.registryAuth }) });
 }
 
 /** The deployer for these settings, created on first use and kept for the warm function. */
 export function lazyDeployer(settings: Settings, logger: Logger, overrides: RuntimeOverrides = {}) {
   let deployer: Promise<Deployer> | undefined;
+  // The Kubernetes target bounds its own retries by the invocation that is running now.
   let remaining: Deadline = () => 60_000;
   async function build(): Promise<Deployer> {
-    const target = overrides.target ?? (await createTarget(settings, () => remaining()));
+    const [target, fetcher] = await Promise.all([
+      overrides.target ?? createTarget(settings, () => remaining()),
+      overrides.fetcher ?? createFetcher(settings),
+    ]);
     return createDeployer({
-      app: settings.app,
-      namespace: settings.namespace,
-      image: settings.image,
-      tagPolicy: settings.tagPolicy,
-      setStatus: settings.setStatus,
-      target,
-      fetcher: overrides.fetcher ?? createFetcher(settings),
-      logger,
-      deadline: () => remaining(),
+      app: settings.app, namespace: settings.namespace, image: settings.image, tagPolicy: settings.tagPolicy,
+      setStatus: settings.setStatus, target, fetcher, logger,
     });
   }
   return function getDeployer(deadline?: Deadline): Promise<Deployer> {
@@ -56,3 +59,45 @@ export function lazyDeployer(settings: Settings, logger: Logger, overrides: Runt
     return deployer;
   };
 }
+
+/** The message group of a workload: one cluster's app is applied one step at a time. */
+export const workloadGroup = (settings: Pick<Settings, 'namespace' | 'app'>): string => `${settings.namespace}/${settings.app}`;
+
+/** Where the in-process queue puts dead letters: `<dir>/dead-letter/` of the directory target, else `.kfm/dead-letter/`. */
+export function deadLetterDir(settings: Settings): string {
+  return join(settings.target.kind === 'dir' ? settings.target.path : '.kfm', 'dead-letter');
+}
+
+/** A dead letter as a file; a config's MySQL password never reaches the disk outside a Secret. */
+export function writeDeadLetter(dir: string, record: QueueRecord): void {
+  let body: unknown = record.body;
+  try {
+    body = JSON.parse(record.body, (key, value: unknown) => (key === 'password' ? '[redacted]' : value));
+  } catch {
+    body = '[not JSON]';
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const name = `${record.messageId.replace(/[^A-Za-z0-9-]/g, '_')}.json`;
+  writeFileSync(join(dir, name), `${JSON.stringify({ messageId: record.messageId, attributes: record.attributes, body }, null, 2)}\n`, { mode: 0o600 });
+}
+
+/** The SQS adapter, built on the first send (the SDK's client costs cold start). */
+export function lazySqsQueue(queueUrl: string, region?: string): CommandQueue {
+  let queue: Promise<CommandQueue> | undefined;
+  const build = async () => {
+    const [{ SQSClient }, { createSqsQueue }] = await Promise.all([import('@aws-sdk/client-sqs'), import('../queue/sqs.js')]);
+    return createSqsQueue({ client: new SQSClient(region ? { region } : {}), queueUrl });
+  };
+  return {
+    description: `sqs:${queueUrl}`,
+    async send(message) {
+      queue ??= build().catch((error: unknown) => {
+        queue = undefined;
+        throw error;
+      });
+      return (await queue).send(message);
+    },
+  };
+}
+
+export type ReportListener = (report: StepReport) => void;

@@ -7,7 +7,8 @@ import type { CharmState, ResourceInfo } from './state.js';
 /** The Juju hook an event stands for: a registry push is a resource update (upgrade-charm). */
 export type Hook = 'upgrade-charm' | 'config-changed';
 
-export type FetchOutcome = { ok: true; info: ImageInfo } | { ok: false; reason: string };
+/** A fetch's result; a failure says whether retrying the event may help (the shell's concern, not the rules'). */
+export type FetchOutcome = { ok: true; info: ImageInfo } | { ok: false; reason: string; transient?: boolean };
 
 export interface StepInputs {
   hook: Hook;

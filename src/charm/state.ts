@@ -28,6 +28,22 @@ function resourceInfoSchema() {
   });
 }
 
+/** What became of one accepted event (the audit trail `GET /status` shows as `recent`). */
+function outcomeRecordSchema() {
+  return z.object({
+    /** The id intake answered (`{"accepted": id}`). */
+    id: z.string(),
+    /** What the event was: provider, repository and tag, or the config keys; never a value. */
+    trigger: z.string(),
+    outcome: z.enum(['applied', 'ignored', 'failed', 'dead-lettered']),
+    reason: z.optional(z.string()),
+    at: z.string(),
+  });
+}
+
+/** How many outcomes the state keeps: enough to explain the last deliveries, small enough to rewrite. */
+export const RECENT_LIMIT = 25;
+
 function buildCharmStateSchema() {
   return z.object({
     flags: z.array(z.string()),
@@ -50,12 +66,16 @@ function buildCharmStateSchema() {
      * from a stale snapshot can then never revert a newer step's workload.
      */
     generation: z._default(z.int(), 0),
+    /** The audit trail, oldest first, at most RECENT_LIMIT; stored with the writes that happen anyway. */
+    recent: z._default(z.array(outcomeRecordSchema()), []),
   });
 }
 
 export const charmStateSchema = lazy(buildCharmStateSchema);
 
 export type ResourceInfo = z.infer<ReturnType<typeof resourceInfoSchema>>;
+export type OutcomeRecord = z.infer<ReturnType<typeof outcomeRecordSchema>>;
+export type Outcome = OutcomeRecord['outcome'];
 export type CharmState = z.infer<ReturnType<typeof buildCharmStateSchema>>;
 
 /** The state before the first event: nothing fetched, nothing started. */
@@ -69,5 +89,6 @@ export function initialState(): CharmState {
     mysqlRevision: 0,
     status: { state: 'maintenance', message: '' },
     generation: 0,
+    recent: [],
   };
 }

@@ -2,7 +2,7 @@
 // was wrong (and the field); anything else is logged by name and message only
 // (never the request) and answered without detail.
 import type { MiddlewareObj } from '@middy/core';
-import { HttpError, TargetError } from '../errors.js';
+import { HttpError, QueueError, TargetError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { jsonResponse, type HttpEvent, type HttpResult } from './types.js';
 
@@ -17,6 +17,12 @@ export function errorResponse(logger: Logger): MiddlewareObj<HttpEvent, HttpResu
       if (error instanceof TargetError) {
         logger.error('target request failed', { reason: error.message }); // a read or a write: the reason names it
         request.response = jsonResponse(502, { error: error.message });
+        return;
+      }
+      if (error instanceof QueueError) {
+        // Not accepted: 503 makes the registry deliver it again (distribution retries anything but 2xx).
+        logger.error('queue send failed', { reason: error.message });
+        request.response = jsonResponse(503, { error: 'the event could not be queued: try again' });
         return;
       }
       logger.error('unexpected failure', { error: error?.name, reason: error?.message });

@@ -9,8 +9,7 @@ import type { Context } from 'aws-lambda';
 export type LambdaHandler = (event: any, context: Context) => Promise<unknown>;
 
 export interface LocalHandlers {
-  push: LambdaHandler;
-  config: LambdaHandler;
+  intake: LambdaHandler;
   status: LambdaHandler;
 }
 
@@ -31,8 +30,8 @@ interface Route {
 }
 
 const ROUTES: Route[] = [
-  { method: 'POST', pattern: /^\/webhooks\/registry\/([^/]+)$/, routeKey: 'POST /webhooks/registry/{provider}', handler: 'push', params: (m) => ({ provider: decodeURIComponent(m[1] ?? '') }) },
-  { method: 'POST', pattern: /^\/webhooks\/config$/, routeKey: 'POST /webhooks/config', handler: 'config', params: () => ({}) },
+  { method: 'POST', pattern: /^\/webhooks\/registry\/([^/]+)$/, routeKey: 'POST /webhooks/registry/{provider}', handler: 'intake', params: (m) => ({ provider: decodeURIComponent(m[1] ?? '') }) },
+  { method: 'POST', pattern: /^\/webhooks\/config$/, routeKey: 'POST /webhooks/config', handler: 'intake', params: () => ({}) },
   { method: 'GET', pattern: /^\/status$/, routeKey: 'GET /status', handler: 'status', params: () => ({}) },
 ];
 

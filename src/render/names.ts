@@ -20,8 +20,24 @@ export function workloadNames(app: string): WorkloadNames {
 export const MANAGED_BY = 'kubeflow-metadata-deployer';
 export const MYSQL_PASSWORD_KEY = 'MYSQL_ROOT_PASSWORD';
 
+export const PART_OF = 'kubeflow';
+
+/**
+ * The recommended `app.kubernetes.io/*` labels every object carries. The
+ * Deployment's selector uses `name` alone (selectorLabels): a selector is
+ * immutable, so it must never gain a label, let alone one that changes.
+ */
 export function ownedLabels(app: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': app, 'app.kubernetes.io/managed-by': MANAGED_BY };
+  return {
+    'app.kubernetes.io/name': app,
+    'app.kubernetes.io/instance': app,
+    'app.kubernetes.io/part-of': PART_OF,
+    'app.kubernetes.io/managed-by': MANAGED_BY,
+  };
+}
+
+export function selectorLabels(app: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': app };
 }
 
 /** The state generation an object was rendered from (see CharmState.generation). */

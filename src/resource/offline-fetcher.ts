@@ -10,7 +10,7 @@ export const OFFLINE_REASON = 'offline (KFM_OFFLINE=true): the registry lookup w
 export function createOfflineFetcher(): ResourceFetcher {
   return {
     async fetch(request) {
-      if (!request.digest) throw new FetchError(OFFLINE_REASON);
+      if (!request.digest) throw new FetchError(OFFLINE_REASON, { transient: false }); // retrying cannot help
       return {
         registryPath: pinnedReference(request.image, request.digest),
         digest: request.digest,

@@ -2,7 +2,7 @@
 // configured registry, then the digest from the registry itself. An event's
 // digest is verified by digest; a tag is resolved with brief retries, because
 // distribution notifies before it links the tag.
-import { FetchError } from '../errors.js';
+import { BogusEventError, FetchError } from '../errors.js';
 import type { ImageInfo } from '../domain/types.js';
 import { DIGEST, pinnedReference } from '../image/reference.js';
 import { registryClient, RegistryError, type RegistryClient } from '../registry/client.js';
@@ -83,14 +83,14 @@ export function createRegistryFetcher(options: RegistryFetcherOptions): Resource
 
   /** The event's digest stands only if the registry serves it under that very digest. */
   async function verifyDigest(claimed: string, head: (reference: string) => Promise<{ digest: string }>): Promise<string> {
-    const refuse = (cause?: unknown) =>
-      new FetchError(`the registry does not have digest ${claimed}: refusing the event's digest`, { cause });
-    if (!DIGEST.test(claimed)) throw new FetchError(`the event's digest "${claimed}" is not a sha256 digest: refusing it`);
+    // The manifest is stored before the registry notifies: a 404 for a digest means the event is bogus or stale.
+    const refuse = () => new BogusEventError(`the registry has no manifest ${claimed}`);
+    if (!DIGEST.test(claimed)) throw new BogusEventError(`the event's digest "${claimed}" is not a sha256 digest`);
     let served: string;
     try {
       served = (await withRetries(() => head(claimed), retry)).digest;
     } catch (error) {
-      if (error instanceof RegistryError && error.status === 404) throw refuse(error);
+      if (error instanceof RegistryError && error.status === 404) throw refuse();
       throw error;
     }
     if (served !== claimed) throw refuse();

@@ -5,6 +5,7 @@ import { SettingsError } from '../errors.js';
 import { configureZod, text } from '../validation.js';
 import { parseImageRef, type ImageRef } from '../image/reference.js';
 import { parseTagPolicy, type TagPolicy } from '../policy/tag-policy.js';
+import { POD_DEFAULTS, canonicalCpu, canonicalMemory, memoryBytes, type PodOptions } from '../render/workload.js';
 
 export type TargetSetting = { kind: 'dir'; path: string } | { kind: 'kubernetes' };
 
@@ -20,6 +21,10 @@ export interface Settings {
   /** Demo mode (`npm start`): no registry lookup, the event's digest is taken as is. Directory target only. */
   offline: boolean;
   eks?: { cluster: string; endpoint?: string; caData?: string; region?: string };
+  /** The pod's user and resources (KFM_RUN_AS_*, KFM_*_REQUEST, KFM_MEMORY_LIMIT); pass to renderWorkload. */
+  pod: PodOptions;
+  /** The SQS FIFO queue intake sends to; without it, an in-process queue and worker (local runs). */
+  queueUrl?: string;
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -49,6 +54,12 @@ const variable = (...checks: Parameters<z.ZodMiniString['check']>) => z.string()
 const dnsLabel = () => variable(z.maxLength(63), z.regex(DNS_LABEL, 'must be a DNS-1123 label (lower case letters, digits, "-")'));
 const flag = () => z.enum(['true', 'false'], 'must be "true" or "false"');
 const nonEmpty = () => text(z.minLength(1)); // inside KFM_REGISTRY_AUTH's JSON
+// Not 0: the pod runs with runAsNonRoot, and the kubelet refuses uid 0 then.
+function parseId(text: string): number {
+  if (!/^[1-9]\d{0,9}$/.test(text) || Number(text) > 2147483647) throw new Error('must be a number from 1 to 2147483647');
+  return Number(text);
+}
+const id = () => z.pipe(z.string(), z.transform(fromText(parseId)));
 
 /**
  * One schema per variable, built only when the variable is set (a cold start usually sets three of
@@ -72,6 +83,12 @@ const VARIABLES = {
   KFM_EKS_ENDPOINT: () => z.url({ protocol: /^https$/ }),
   KFM_EKS_CA: () => variable(z.minLength(1)),
   AWS_REGION: () => variable(z.minLength(1)),
+  KFM_QUEUE_URL: () => z.url({ protocol: /^https?$/ }),
+  KFM_RUN_AS_USER: id,
+  KFM_RUN_AS_GROUP: id,
+  KFM_CPU_REQUEST: () => z.pipe(z.string(), z.transform(fromText(canonicalCpu))),
+  KFM_MEMORY_REQUEST: () => z.pipe(z.string(), z.transform(fromText(canonicalMemory))),
+  KFM_MEMORY_LIMIT: () => z.pipe(z.string(), z.transform(fromText(canonicalMemory))),
 };
 
 type Variable = keyof typeof VARIABLES;
@@ -89,6 +106,11 @@ function defaults() {
     KFM_REGISTRY_AUTH: {} as Record<string, { username: string; password: string }>,
     KFM_SET_STATUS: 'true' as const,
     KFM_OFFLINE: 'false' as const,
+    KFM_RUN_AS_USER: POD_DEFAULTS.runAsUser,
+    KFM_RUN_AS_GROUP: POD_DEFAULTS.runAsGroup,
+    KFM_CPU_REQUEST: POD_DEFAULTS.cpuRequest,
+    KFM_MEMORY_REQUEST: POD_DEFAULTS.memoryRequest,
+    KFM_MEMORY_LIMIT: POD_DEFAULTS.memoryLimit,
   };
 }
 
@@ -112,6 +134,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   if (s.KFM_OFFLINE === 'true' && s.KFM_TARGET.kind !== 'dir') {
     throw new SettingsError('invalid settings: KFM_OFFLINE: only allowed with a dir: target (it skips the registry lookup)');
   }
+  // The API server refuses a pod whose memory limit is below its request: say so at cold start.
+  if (memoryBytes(s.KFM_MEMORY_LIMIT) < memoryBytes(s.KFM_MEMORY_REQUEST)) {
+    throw new SettingsError(`invalid settings: KFM_MEMORY_LIMIT: ${s.KFM_MEMORY_LIMIT} is below KFM_MEMORY_REQUEST ${s.KFM_MEMORY_REQUEST}`);
+  }
   let tagPolicy: TagPolicy;
   try {
     tagPolicy = parseTagPolicy(s.KFM_TAG_POLICY, s.KFM_IMAGE.tag);
@@ -131,5 +157,13 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     eks: s.KFM_EKS_CLUSTER
       ? { cluster: s.KFM_EKS_CLUSTER, endpoint: s.KFM_EKS_ENDPOINT, caData: s.KFM_EKS_CA, region: s.AWS_REGION }
       : undefined,
+    queueUrl: s.KFM_QUEUE_URL,
+    pod: {
+      runAsUser: s.KFM_RUN_AS_USER,
+      runAsGroup: s.KFM_RUN_AS_GROUP,
+      cpuRequest: s.KFM_CPU_REQUEST,
+      memoryRequest: s.KFM_MEMORY_REQUEST,
+      memoryLimit: s.KFM_MEMORY_LIMIT,
+    },
   };
 }

@@ -1,117 +1,194 @@
-// Pure comparison and patch building shared by the targets (no client library
+// Pure comparison and apply bodies shared by the targets (no client library
 // here: the Kubernetes target loads client-node lazily, this module must not).
 //
-// Ownership model: the deployer owns every field it sets. Maps merge (the
-// server and other controllers add fields), lists it sets are owned whole, and
-// the `data`/`binaryData` maps of Secrets and ConfigMaps are owned whole (a
-// stale key must vanish). A desired `null` means "this field must be absent".
+// Ownership model (server-side apply, field manager `kubeflow-metadata-deployer`):
+// the deployer owns exactly the fields it sets. The API server records them in
+// the object's `metadata.managedFields`; an apply removes an owned field that
+// the applied object no longer sets, and leaves fields other managers own (an
+// operator's tolerations, resources, labels) alone. `matchesDesired` answers
+// "would an apply change anything?", so an identical event writes nothing.
+//
+// A desired `null` means "this field is not set": on a cluster an apply drops it
+// if we owned it; in the directory target (whole objects, no managedFields) it
+// must be absent.
 import type { KubeObject } from '../domain/types.js';
 
 type Json = Record<string, unknown>;
+/** A `fieldsV1` tree: `f:<field>`, `k:<key JSON>` / `v:<value JSON>` / `i:<index>` for list items, `.` for the node itself. */
+export type FieldSet = { [key: string]: FieldSet };
+
+export const FIELD_MANAGER = 'kubeflow-metadata-deployer';
 
 const isMap = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
-/** Kinds whose `data`/`binaryData` maps are owned whole (compared exactly, patched with replace). */
+/** Kinds whose `data`/`binaryData` maps are compared exactly when no ownership is recorded (the directory target). */
 const DATA_KINDS = new Set(['Secret', 'ConfigMap']);
 const OWNED_MAPS = ['data', 'binaryData'];
 
-/**
- * Lists that strategic merge patch merges by key, per kind (from the Kubernetes
- * API's patchStrategy=merge tags). Only these get a `{"$patch":"replace"}`
- * element: kubectl shows that SMP keeps the directive as a literal element in
- * atomic lists and inside lists that are themselves replaced, so it must be
- * placed exactly on the outermost merge-keyed lists and nowhere else.
- */
-const POD_SPEC_LISTS = [
-  'containers', 'initContainers', 'ephemeralContainers', 'volumes', 'imagePullSecrets',
-  'hostAliases', 'topologySpreadConstraints', 'resourceClaims', 'schedulingGates',
-];
-const POD_SPEC_PATH: Record<string, string> = {
-  Pod: 'spec',
-  Deployment: 'spec.template.spec',
-  StatefulSet: 'spec.template.spec',
-  DaemonSet: 'spec.template.spec',
-  ReplicaSet: 'spec.template.spec',
-  Job: 'spec.template.spec',
-  CronJob: 'spec.jobTemplate.spec.template.spec',
-};
-const OTHER_MERGE_LISTS: Record<string, string[]> = { Service: ['spec.ports'] };
+interface ManagedFieldsEntry {
+  manager?: string;
+  operation?: string;
+  apiVersion?: string;
+  time?: string;
+  fieldsType?: string;
+  fieldsV1?: FieldSet;
+  subresource?: string;
+}
 
-/** Dotted paths of the lists in `kind` that must carry a replace directive. */
-export function mergeKeyedLists(kind: string): ReadonlySet<string> {
-  const podSpec = POD_SPEC_PATH[kind];
-  const lists = podSpec ? POD_SPEC_LISTS.map((name) => `${podSpec}.${name}`) : [];
-  return new Set([...lists, ...(OTHER_MERGE_LISTS[kind] ?? [])]);
+const managedFieldsOf = (live: unknown): ManagedFieldsEntry[] => {
+  const entries = isMap(live) && isMap(live.metadata) ? live.metadata.managedFields : undefined;
+  return Array.isArray(entries) ? entries.filter(isMap) : [];
+};
+
+/** Our entries on the object itself (not a subresource): the Apply one, and the Update one a create leaves. */
+const ours = (entry: ManagedFieldsEntry): boolean =>
+  entry.manager === FIELD_MANAGER && !entry.subresource && entry.fieldsType === 'FieldsV1' && isMap(entry.fieldsV1);
+
+function union(a: FieldSet, b: FieldSet): FieldSet {
+  const out: FieldSet = { ...a };
+  for (const [key, value] of Object.entries(b)) out[key] = out[key] ? union(out[key], value) : value;
+  return out;
+}
+
+/** The fields the deployer owns on `live`, or undefined when the server recorded none (not ours yet, or not a cluster). */
+export function ownedFields(live: unknown): FieldSet | undefined {
+  const sets = managedFieldsOf(live).filter(ours).map((entry) => entry.fieldsV1 as FieldSet);
+  return sets.length > 0 ? sets.reduce(union) : undefined;
 }
 
 /**
- * True when every field `desired` sets equals the live value: maps compare as
- * subsets (live may carry server-set fields and defaults), lists element-wise
- * with the same length, owned data maps exactly. `metadata.resourceVersion`
- * in desired is ignored; a desired `null` matches an absent live field.
+ * True when applying `desired` would change nothing: every field it sets equals
+ * the live value (maps as subsets: live carries defaults and others' fields),
+ * and no field we own is one it stopped setting. Lists the server merges by key
+ * compare with the items we own only; other lists element-wise, same length.
+ * `metadata.resourceVersion` in desired is ignored.
  */
 export function matchesDesired(desired: unknown, live: unknown): boolean {
-  if (!isMap(desired) || !isMap(live)) return matches(desired, live);
-  const owned = typeof desired.kind === 'string' && DATA_KINDS.has(desired.kind);
-  for (const [key, value] of Object.entries(desired)) {
-    if (key === 'metadata' && isMap(value)) {
-      const { resourceVersion: _ignored, ...rest } = value;
-      if (!matches(rest, live.metadata)) return false;
-    } else if (owned && OWNED_MAPS.includes(key) && isMap(value)) {
-      const other = live[key];
-      if (!isMap(other) || Object.keys(other).length !== Object.keys(value).length) return false;
-      if (!matches(value, other)) return false;
-    } else if (!matches(value, live[key])) {
-      return false;
+  if (!isMap(desired) || !isMap(live)) return same(desired, live, undefined, false);
+  const owned = ownedFields(live);
+  const known = owned !== undefined;
+  const { metadata, ...content } = desired;
+  const compared = isMap(metadata) ? { ...content, metadata: { ...metadata, resourceVersion: undefined } } : desired;
+  if (!same(compared, live, owned, known)) return false;
+  // Without a record of ownership a stale key in a Secret or ConfigMap could never be told from a
+  // key someone else added, so those maps must match exactly.
+  if (!known && typeof desired.kind === 'string' && DATA_KINDS.has(desired.kind)) {
+    for (const key of OWNED_MAPS) {
+      const [mine, theirs] = [desired[key], live[key]];
+      if (isMap(mine) && (!isMap(theirs) || Object.keys(theirs).length !== Object.keys(mine).length)) return false;
     }
   }
   return true;
 }
 
-function matches(desired: unknown, live: unknown): boolean {
+/**
+ * `owned`: our field set at this node (undefined: we own nothing here). `known`:
+ * the object records our ownership at all; without it, compare as whole objects.
+ */
+function same(desired: unknown, live: unknown, owned: FieldSet | undefined, known: boolean): boolean {
   if (desired === undefined) return true;
-  if (desired === null) return live === null || live === undefined;
+  // Known ownership: null is "not set", and the parent's owned-field check below catches a field we dropped.
+  if (desired === null) return known || live === null || live === undefined;
   if (Array.isArray(desired)) {
-    return Array.isArray(live) && live.length === desired.length && desired.every((item, i) => matches(item, live[i]));
+    if (!Array.isArray(live)) return false;
+    const items = owned ? ownedItems(owned, live) : undefined;
+    const pairs = items ?? live.map((item) => ({ item, owned: undefined }));
+    return pairs.length === desired.length && desired.every((value, i) => same(value, pairs[i]?.item, pairs[i]?.owned, known));
   }
   if (isMap(desired)) {
-    return isMap(live) && Object.entries(desired).every(([key, value]) => matches(value, live[key]));
+    if (!isMap(live)) return false;
+    for (const [key, value] of Object.entries(desired)) {
+      if (!same(value, live[key], owned?.[`f:${key}`], known)) return false;
+    }
+    for (const key of Object.keys(owned ?? {})) {
+      if (!key.startsWith('f:')) continue;
+      const name = key.slice(2);
+      const set = desired[name] !== undefined && desired[name] !== null;
+      if (!set && live[name] !== undefined) return false; // ours, no longer desired, still live: the apply removes it
+    }
+    return true;
   }
   return desired === live;
 }
 
 /**
- * The strategic-merge-patch body that makes a live object match `desired`:
- * its content without apiVersion/kind/status, metadata reduced to labels,
- * annotations (and resourceVersion when desired carries one), a replace
- * directive on every merge-keyed list and on Secret/ConfigMap data maps.
+ * The live items of a keyed or set list that we own, in live order, each with
+ * our field set for it; undefined when `owned` names no items (an atomic list,
+ * owned whole: compared whole).
  */
-export function strategicPatch(desired: KubeObject): Record<string, unknown> {
-  const { apiVersion: _a, kind, status: _s, metadata, ...content } = desired;
-  const patch: Json = structuredClone(content);
-  const meta: Json = {};
-  for (const key of ['labels', 'annotations', 'resourceVersion'] as const) {
-    if (metadata[key] !== undefined) meta[key] = structuredClone(metadata[key]);
-  }
-  if (Object.keys(meta).length > 0) patch.metadata = meta;
-  for (const path of mergeKeyedLists(kind)) {
-    const parent = walk(patch, path.split('.').slice(0, -1));
-    const name = path.split('.').at(-1) ?? '';
-    const list = parent?.[name];
-    if (parent && Array.isArray(list)) parent[name] = [{ $patch: 'replace' }, ...list];
-  }
-  if (DATA_KINDS.has(kind)) {
-    for (const key of OWNED_MAPS) {
-      const map = patch[key];
-      if (isMap(map)) patch[key] = { $patch: 'replace', ...map };
-    }
-  }
-  return patch;
+function ownedItems(owned: FieldSet, live: unknown[]): Array<{ item: unknown; owned: FieldSet }> | undefined {
+  const keys = Object.keys(owned).filter((key) => /^[kvi]:/.test(key));
+  if (keys.length === 0) return undefined;
+  const matchers = keys.map((key) => ({ set: owned[key] as FieldSet, test: itemMatcher(key) }));
+  const out: Array<{ item: unknown; owned: FieldSet }> = [];
+  live.forEach((item, index) => {
+    const found = matchers.find((m) => m.test(item, index));
+    if (found) out.push({ item, owned: found.set });
+  });
+  return out;
 }
 
-function walk(root: Json, path: string[]): Json | undefined {
-  let node: unknown = root;
-  for (const part of path) node = isMap(node) ? node[part] : undefined;
-  return isMap(node) ? node : undefined;
+function itemMatcher(key: string): (item: unknown, index: number) => boolean {
+  const text = key.slice(2);
+  if (key.startsWith('i:')) return (_item, index) => index === Number(text);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return () => false;
+  }
+  if (key.startsWith('v:')) return (item) => deepEqual(item, value);
+  const fields = isMap(value) ? Object.entries(value) : [];
+  return (item) => isMap(item) && fields.every(([field, expected]) => deepEqual(item[field], expected));
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (isMap(a)) {
+    return isMap(b) && Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => deepEqual(v, b[k]));
+  }
+  return a === b;
+}
+
+/** The object as a cluster would store it: a desired `null` is a field not set. */
+export function withoutNulls<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutNulls) as T;
+  if (!isMap(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== null).map(([key, item]) => [key, withoutNulls(item)])) as T;
+}
+
+/**
+ * The server-side apply body: the whole desired object (apiVersion, kind, name,
+ * namespace included; no status), and `resourceVersion` as a precondition when
+ * given (the API server answers 409 when the object changed since it was read).
+ */
+export function applyBody(desired: KubeObject, namespace: string, resourceVersion?: string): KubeObject {
+  const { status: _status, metadata, ...content } = withoutNulls(desired);
+  const { resourceVersion: _ignored, ...meta } = metadata;
+  return { ...content, metadata: { ...meta, namespace, ...(resourceVersion ? { resourceVersion } : {}) } } as KubeObject;
+}
+
+/**
+ * A create (POST) records the fields it set under an `Update` entry; an apply
+ * would never remove those (they look like another manager's). This JSON merge
+ * patch turns our entries into one `Apply` entry, as `kubectl apply
+ * --server-side` does when it takes over from client-side apply; conditioned
+ * on `resourceVersion`. Undefined when there is nothing to convert.
+ */
+export function adoptionPatch(live: KubeObject): Json | undefined {
+  const entries = managedFieldsOf(live);
+  const mine = entries.filter(ours);
+  if (!mine.some((entry) => entry.operation !== 'Apply')) return undefined;
+  const applied = mine.find((entry) => entry.operation === 'Apply') ?? mine[0]!;
+  const merged: ManagedFieldsEntry = {
+    manager: FIELD_MANAGER,
+    operation: 'Apply',
+    apiVersion: applied.apiVersion ?? live.apiVersion,
+    ...(applied.time ? { time: applied.time } : {}),
+    fieldsType: 'FieldsV1',
+    fieldsV1: mine.map((entry) => entry.fieldsV1 as FieldSet).reduce(union),
+  };
+  const managedFields = [...entries.filter((entry) => !mine.includes(entry)), merged];
+  return { metadata: { resourceVersion: live.metadata.resourceVersion, managedFields } };
 }

@@ -16,6 +16,8 @@ import type { EksOptions } from './eks.js';
 export interface KubeConfigOptions extends EksOptions {
   settings: Pick<Settings, 'eks'>;
   env?: Record<string, string | undefined>;
+  /** Prepended to the pod's /var/run/secrets/kubernetes.io/serviceaccount paths (client-node's own seam), for tests. */
+  inClusterPathPrefix?: string;
 }
 
 export async function createKubeConfig(options: KubeConfigOptions): Promise<KubeConfig> {
@@ -35,7 +37,7 @@ export async function createKubeConfig(options: KubeConfigOptions): Promise<Kube
   } else if (files[0] !== undefined || existsSync(home)) {
     kc.loadFromFile(files[0] ?? home);
   } else if (env.KUBERNETES_SERVICE_HOST) {
-    kc.loadFromCluster();
+    kc.loadFromCluster(options.inClusterPathPrefix);
   } else {
     // client-node would fall back to http://localhost:8080: say what is missing instead.
     throw new TargetError('no cluster configured: set KUBECONFIG, run in a cluster, or set KFM_EKS_CLUSTER');

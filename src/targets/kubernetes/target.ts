@@ -1,12 +1,15 @@
-// The Kubernetes target: reads objects, creates the missing ones, and patches
-// the others with a strategic merge patch conditioned on the resourceVersion
-// they were computed from. Plain REST calls (see transport.ts): the four kinds
-// need three verbs on two paths each, not client-node's generated API. Object
-// bodies hold Secrets: they never go into errors or logs, only names and statuses.
+// The Kubernetes target: reads objects, creates the missing ones (POST: "create
+// only if still absent", so a racing creator is a 409), and server-side applies
+// the others (field manager `kubeflow-metadata-deployer`, force) with the
+// resourceVersion they were computed from as a precondition. What an apply
+// owns and removes is explained in ../compare.ts. Plain REST calls (see
+// transport.ts): the four kinds need three verbs on two paths each, not
+// client-node's generated API. Object bodies hold Secrets: they never go into
+// errors or logs, only names and statuses.
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubeObject } from '../../domain/types.js';
 import { ConflictError, TargetError } from '../../errors.js';
-import { matchesDesired, strategicPatch } from '../compare.js';
+import { FIELD_MANAGER, adoptionPatch, applyBody, matchesDesired } from '../compare.js';
 import type { ObjectKey, Target, WriteOutcome } from '../port.js';
 import {
   GiveUp, isRetryableCode, isRetryableStatus, parseRetryAfter, requestTimeout, withRetry, type Failure, type RetryOptions,
@@ -23,7 +26,8 @@ export interface KubernetesTargetOptions {
   retry?: RetryOptions;
 }
 
-type Op = 'read' | 'create' | 'patch';
+/** `adopt`: our create-time field ownership turned into the apply's (see adoptionPatch). */
+type Op = 'read' | 'create' | 'adopt' | 'apply';
 
 /** Where each kind lives: `{prefix}/namespaces/{ns}/{resource}[/{name}]`. */
 const KINDS: Record<string, { apiVersion: string; prefix: string; resource: string }> = {
@@ -36,9 +40,15 @@ const KINDS: Record<string, { apiVersion: string; prefix: string; resource: stri
 const CONTENT_TYPE: Record<Op, string | undefined> = {
   read: undefined,
   create: 'application/json',
-  patch: 'application/strategic-merge-patch+json',
+  adopt: 'application/merge-patch+json',
+  apply: 'application/apply-patch+yaml', // a JSON body is valid YAML
 };
-const METHOD: Record<Op, ApiRequest['method']> = { read: 'GET', create: 'POST', patch: 'PATCH' };
+const METHOD: Record<Op, ApiRequest['method']> = { read: 'GET', create: 'POST', adopt: 'PATCH', apply: 'PATCH' };
+const MANAGER = `fieldManager=${FIELD_MANAGER}`;
+/** A create records its fields under our name too (adoptionPatch relies on it); only an apply may force. */
+const QUERY: Record<Op, string> = { read: '', create: `?${MANAGER}`, adopt: `?${MANAGER}`, apply: `?${MANAGER}&force=true` };
+/** How errors name an operation: both writes to an existing object are PATCH requests. */
+const VERB: Record<Op, string> = { read: 'read', create: 'create', adopt: 'patch', apply: 'patch' };
 
 /** A non-2xx answer; carries the Status message and Retry-After, never the body itself. */
 class ApiStatusError extends Error {
@@ -85,27 +95,31 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
   if (!server) throw new TargetError('kubeconfig has no current cluster');
   const timeout = () => requestTimeout(policy);
 
-  /** One attempt: 2xx gives the body's text, anything else throws for classify(). */
-  async function attempt(request: ApiRequest): Promise<string> {
+  /** One attempt: 2xx gives the answer, anything else throws for classify(). */
+  async function attempt(request: ApiRequest): Promise<{ status: number; text: string }> {
     const response = await send(kubeConfig, server, request, timeout);
-    if (response.status >= 200 && response.status <= 299) return response.text;
+    if (response.status >= 200 && response.status <= 299) return response;
     throw new ApiStatusError(response.status, statusMessage(response.status, response.text), response.headers['retry-after']);
   }
 
-  async function call(op: Op, kind: string, name: string, body?: string): Promise<KubeObject> {
+  /** The object the API answered with, and whether this request created it (201). */
+  async function call(op: Op, kind: string, name: string, body?: string): Promise<{ object: KubeObject; created: boolean }> {
     const where = KINDS[kind];
-    const what = `${op} ${kind} ${namespace}/${name}`;
+    const what = `${VERB[op]} ${kind} ${namespace}/${name}`;
     if (!where) throw new TargetError(`${what} failed: unsupported kind`);
     const collection = `${where.prefix}/namespaces/${encodeURIComponent(namespace)}/${where.resource}`;
-    const path = op === 'create' ? collection : `${collection}/${encodeURIComponent(name)}`;
+    const path = (op === 'create' ? collection : `${collection}/${encodeURIComponent(name)}`) + QUERY[op];
     const request: ApiRequest = { method: METHOD[op], path, body, contentType: CONTENT_TYPE[op] };
     try {
-      const object = JSON.parse(await withRetry(() => attempt(request), classify, policy)) as KubeObject;
-      return { ...object, apiVersion: where.apiVersion, kind };
+      const response = await withRetry(() => attempt(request), classify, policy);
+      const object = JSON.parse(response.text) as KubeObject;
+      return { object: { ...object, apiVersion: where.apiVersion, kind }, created: response.status === 201 };
     } catch (error) {
       if (error instanceof GiveUp) throw new TargetError(`${what} failed: ${error.message}`, Number(error.label) || undefined);
       if (error instanceof ApiFailure) {
-        if (error.status === 409 || (op === 'patch' && error.status === 404)) {
+        // 409: changed since read (or created meanwhile). A merge patch's 404: deleted since read. An
+        // apply's 404 is the namespace (an apply creates a missing object): no recomputing fixes that.
+        if (error.status === 409 || (op === 'adopt' && error.status === 404)) {
           throw new ConflictError(`${what}: ${error.message} (recompute from a fresh read)`);
         }
         throw new TargetError(`${what} failed: ${error.message}`, error.status);
@@ -119,7 +133,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
 
     async read({ kind, name }: ObjectKey): Promise<KubeObject | undefined> {
       try {
-        return await call('read', kind, name);
+        return (await call('read', kind, name)).object;
       } catch (error) {
         if (error instanceof TargetError && error.statusCode === 404) return undefined;
         throw error;
@@ -132,17 +146,18 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         throw new TargetError(`write ${kind} ${metadata.namespace}/${metadata.name} refused: the target's namespace is ${namespace}`);
       }
       if (!live) {
-        const { resourceVersion: _unset, ...meta } = metadata;
-        const body = JSON.stringify({ ...desired, metadata: { ...meta, namespace } });
-        await call('create', kind, metadata.name, body);
+        // Not an apply: an apply creates or updates, and the caller must learn of a racing creator (409).
+        await call('create', kind, metadata.name, JSON.stringify(applyBody(desired, namespace)));
         return 'created';
       }
       if (matchesDesired(desired, live)) return 'unchanged';
-      const resourceVersion = live.metadata.resourceVersion;
+      let resourceVersion = live.metadata.resourceVersion;
       if (!resourceVersion) throw new TargetError(`patch ${kind} ${namespace}/${metadata.name} refused: live object has no resourceVersion`);
-      const patch = strategicPatch(desired);
-      patch.metadata = { ...(patch.metadata as object | undefined), resourceVersion };
-      await call('patch', kind, metadata.name, JSON.stringify(patch));
+      const adoption = adoptionPatch(live);
+      if (adoption) resourceVersion = (await call('adopt', kind, metadata.name, JSON.stringify(adoption))).object.metadata.resourceVersion;
+      const { created } = await call('apply', kind, metadata.name, JSON.stringify(applyBody(desired, namespace, resourceVersion)));
+      // An apply creates a missing object whatever its precondition says: it was deleted since it was read.
+      if (created) throw new ConflictError(`patch ${kind} ${namespace}/${metadata.name}: deleted since it was read, created again (recompute from a fresh read)`);
       return 'patched';
     },
   };
