@@ -5,11 +5,14 @@
 // Lazy chunks. esbuild's `splitting` is ESM-only, so in cjs every dynamic import() is inlined: the
 // Kubernetes target (client-node, 3+ MB) and the ECR client were parsed by every cold start, even on
 // the directory target. The `lazyChunks` plugin below builds each of them into its own file beside the
-// handler (`kfm-kubernetes.cjs`, `kfm-aws-ecr.cjs`) and turns the import() into a require() of that
-// file, run only when the code path needs it. `src/errors.ts` becomes a shared `kfm-errors.cjs` that
-// every bundle and chunk requires: its classes are tested with instanceof across the chunk boundary
-// (ConflictError, TargetError), so there must be one copy. The other src modules a chunk shares with
-// the handler (compare.ts) are pure functions; duplicating them is harmless.
+// handler (`kfm-kubernetes.cjs`, `kfm-aws-ecr.cjs`, …) and turns the import() into a require() of that
+// file, run only when the code path needs it. The intake function's own cold start on Lambda loads
+// neither the in-process queue and worker (`kfm-local-runtime.cjs`, local runs only: it holds the
+// deployer, the charm, the registry client) nor the SQS client (`kfm-aws-sqs.cjs`, on the first send).
+// `src/errors.ts` becomes a shared `kfm-errors.cjs` that every bundle and chunk requires: its classes
+// are tested with instanceof across the chunk boundary (ConflictError, TargetError, QueueError), so
+// there must be one copy. The other src modules a chunk shares with the handler (compare.ts, the
+// settings types) are pure functions or data; duplicating them is harmless.
 // serverless-esbuild packages every file of its build folder except the other functions' bundles, so
 // each function's zip carries the chunks.
 const { build } = require('esbuild');
@@ -24,20 +27,63 @@ const ERRORS = join(root, 'src', 'errors.ts');
  * 172 KB, 24 KB from the ES build; the ECR client 516 KB, 392 KB).
  */
 const AWS_ESM = { mainFields: ['module', 'main'] };
-/** import() specifier (from the importing file) → chunk file and its entry; a chunk's own import()s may be chunks too. */
+/**
+ * import() specifier (from the importing files) → chunk file and its entry; a chunk's own import()s may
+ * be chunks too. Several specifiers may name one chunk (`kfm-aws-sqs.cjs`: the client and the adapter
+ * that imports its SendMessageCommand, one copy of the SDK). `entry` is a file, a package, or, with
+ * `contents`, a module of its own (resolved from the repository root). Each import() below is checked
+ * against its importer's source at every build (`checkChunkImports`): a renamed one would silently put
+ * the chunk back into the bundle.
+ */
+const SQS_CHUNK = { file: 'kfm-aws-sqs.cjs', entry: 'kfm-aws-sqs', options: AWS_ESM,
+  contents: `export { SQSClient } from '@aws-sdk/client-sqs';\nexport { createSqsQueue } from './src/queue/sqs.ts';` };
 const CHUNKS = [
-  { specifier: '../targets/kubernetes/from-settings.js', importer: join('src', 'app', 'runtime.ts'), file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'from-settings.ts'), plugins: () => [kubeConfigOnly()] },
-  { specifier: '@aws-sdk/client-ecr', importer: join('src', 'resource', 'credentials', 'ecr.ts'), file: 'kfm-aws-ecr.cjs', entry: '@aws-sdk/client-ecr', options: AWS_ESM },
+  { specifier: '../targets/kubernetes/from-settings.js', importers: [join('src', 'app', 'runtime.ts')], file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'from-settings.ts'), plugins: () => [kubeConfigOnly()] },
+  // The embedded default (no KFM_QUEUE_URL): the in-process queue, the worker and the deployer behind it.
+  // On Lambda intake never loads it, and status reads through its own deployer.
+  { specifier: '../src/app/local-runtime.js', importers: [join('handlers', 'intake.ts'), join('handlers', 'status.ts')], file: 'kfm-local-runtime.cjs', entry: join(root, 'src', 'app', 'local-runtime.ts') },
+  // The SQS adapter (KFM_QUEUE_URL set), built on intake's first send.
+  { ...SQS_CHUNK, specifier: '@aws-sdk/client-sqs', importers: [join('src', 'app', 'runtime.ts')] },
+  { ...SQS_CHUNK, specifier: '../queue/sqs.js', importers: [join('src', 'app', 'runtime.ts')] },
+  { specifier: '@aws-sdk/client-ecr', importers: [join('src', 'resource', 'credentials', 'ecr.ts')], file: 'kfm-aws-ecr.cjs', entry: '@aws-sdk/client-ecr', options: AWS_ESM },
   // Inside the Kubernetes chunk: EKS only (token signing, the AWS credential chain, DescribeCluster), so a
   // kubeconfig or in-cluster connection does not compile the AWS SDK.
-  { specifier: './eks.js', importer: join('src', 'targets', 'kubernetes', 'connection.ts'), file: 'kfm-eks.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'eks.ts'), options: AWS_ESM },
+  { specifier: './eks.js', importers: [join('src', 'targets', 'kubernetes', 'connection.ts')], file: 'kfm-eks.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'eks.ts'), options: AWS_ESM },
   // Inside the EKS chunk: the env credential provider; the AWS SDK's default chain (only without
   // credentials in the environment, i.e. not on Lambda); the EKS client (only without KFM_EKS_ENDPOINT
   // and KFM_EKS_CA).
-  { specifier: '@aws-sdk/credential-provider-env', importer: join('src', 'targets', 'kubernetes', 'eks.ts'), file: 'kfm-aws-credentials-env.cjs', entry: '@aws-sdk/credential-provider-env', options: AWS_ESM },
-  { specifier: '@aws-sdk/credential-provider-node', importer: join('src', 'targets', 'kubernetes', 'eks.ts'), file: 'kfm-aws-credentials.cjs', entry: '@aws-sdk/credential-provider-node', options: AWS_ESM },
-  { specifier: '@aws-sdk/client-eks', importer: join('src', 'targets', 'kubernetes', 'eks.ts'), file: 'kfm-aws-eks.cjs', entry: '@aws-sdk/client-eks', options: AWS_ESM },
+  { specifier: '@aws-sdk/credential-provider-env', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-credentials-env.cjs', entry: '@aws-sdk/credential-provider-env', options: AWS_ESM },
+  { specifier: '@aws-sdk/credential-provider-node', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-credentials.cjs', entry: '@aws-sdk/credential-provider-node', options: AWS_ESM },
+  { specifier: '@aws-sdk/client-eks', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-eks.cjs', entry: '@aws-sdk/client-eks', options: AWS_ESM },
 ];
+/** One build per chunk file (several CHUNKS entries may share one). */
+const chunkFiles = () => [...new Map(CHUNKS.map((c) => [c.file, c])).values()];
+
+/**
+ * Each CHUNKS entry's `import('<specifier>')` must still be in each of its importers: esbuild resolves
+ * an import() it no longer finds nowhere, so a renamed file or specifier would inline the chunk again
+ * without a word. Returns what is missing (`[]`: all found); the build warns, test/bundles.test.ts fails.
+ */
+function checkChunkImports() {
+  const { readFileSync } = require('node:fs');
+  const missing = [];
+  for (const chunk of CHUNKS) {
+    for (const importer of chunk.importers) {
+      let source = '';
+      try {
+        source = readFileSync(join(root, importer), 'utf8');
+      } catch {
+        missing.push(`${importer}: file not found (chunk ${chunk.file})`);
+        continue;
+      }
+      if (!new RegExp(`\\bimport\\(\\s*['"]${escape(chunk.specifier)}['"]\\s*\\)`).test(source)) {
+        missing.push(`${importer}: no import('${chunk.specifier}') (chunk ${chunk.file})`);
+      }
+    }
+  }
+  return missing;
+}
+
 /**
  * Packages many cold starts never call, required from their own chunk on first use, so the calling
  * code stays synchronous: the import gets a stand-in whose property reads (`default`) or calls
@@ -95,18 +141,26 @@ function writeAtomically(file, contents) {
 }
 
 async function buildChunks(outdir, logLevel) {
-  const entries = [...CHUNKS.map((c) => ({ file: c.file, entry: c.entry })), ...ON_USE.map((c) => ({ file: c.file, entry: c.specifier })), ...SHARED.map((s) => ({ file: s.file, entry: s.path }))];
-  await Promise.all(entries.map(async ({ file, entry }) => {
+  const entries = [
+    ...chunkFiles().map((c) => ({ file: c.file, entry: c.entry, contents: c.contents })),
+    ...ON_USE.map((c) => ({ file: c.file, entry: c.specifier })),
+    ...SHARED.map((s) => ({ file: s.file, entry: s.path })),
+  ];
+  await Promise.all(entries.map(async ({ file, entry, contents }) => {
     const isShared = SHARED.some((s) => s.file === file);
+    const chunk = CHUNKS.find((c) => c.file === file);
+    const input = contents !== undefined ? { stdin: { contents, sourcefile: `${entry}.js`, resolveDir: root, loader: 'js' } }
+      : entry.startsWith(root) ? { entryPoints: [entry] }
+        : { stdin: { contents: `module.exports = require(${JSON.stringify(entry)});`, resolveDir: root, loader: 'js' } };
     const result = await build({
       ...base,
       absWorkingDir: root,
-      ...(entry.startsWith(root) ? { entryPoints: [entry] } : { stdin: { contents: `module.exports = require(${JSON.stringify(entry)});`, resolveDir: root, loader: 'js' } }),
+      ...input,
       outfile: join(outdir, file),
       write: false,
       logLevel,
-      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), splitImports(), ...(CHUNKS.find((c) => c.file === file)?.plugins?.() ?? [])],
-      ...(CHUNKS.find((c) => c.file === file)?.options ?? {}),
+      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), splitImports(), ...(chunk?.plugins?.() ?? [])],
+      ...(chunk?.options ?? {}),
     });
     for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
   }));
@@ -124,14 +178,13 @@ function onUseModule(chunk) {
 }
 
 /** import() of a CHUNKS specifier and static imports of an ON_USE package become require()s of their chunk files. */
-function splitImports(split = new Set()) {
+function splitImports() {
   return {
     name: 'kfm-split-imports',
     setup(b) {
       for (const chunk of CHUNKS) {
         b.onResolve({ filter: new RegExp(`^${escape(chunk.specifier)}$`) }, (args) => {
-          if (args.kind !== 'dynamic-import' || !args.importer.endsWith(sep + chunk.importer)) return undefined;
-          split.add(chunk);
+          if (args.kind !== 'dynamic-import' || !chunk.importers.some((importer) => args.importer.endsWith(sep + importer))) return undefined;
           return { path: chunk.file, namespace: 'kfm-chunk' };
         });
       }
@@ -154,13 +207,11 @@ function lazyChunks() {
   return {
     name: 'kfm-lazy-chunks',
     setup(b) {
-      const split = new Set();
-      splitImports(split).setup(b);
+      splitImports().setup(b);
       b.onEnd(async (result) => {
         if (result.errors.length > 0) return;
         // A renamed import() would silently put the chunk back into the bundle: say so.
-        const kubernetes = CHUNKS[0];
-        if (!split.has(kubernetes)) console.warn(`kfm-lazy-chunks: no import('${kubernetes.specifier}') in ${kubernetes.importer}: the Kubernetes target is not split out`);
+        for (const missing of checkChunkImports()) console.warn(`kfm-lazy-chunks: ${missing}: that chunk is inlined instead`);
         const { outdir, outfile } = b.initialOptions;
         const folder = resolve(root, outdir ?? dirname(outfile));
         if (!pending.has(folder)) pending.set(folder, buildChunks(folder, b.initialOptions.logLevel ?? 'warning').finally(() => pending.delete(folder)));
@@ -236,3 +287,8 @@ function middyStreamsOnUse() {
 }
 
 module.exports = { ...base, plugins: [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), lazyChunks()] };
+// For test/bundles.test.ts, not enumerable so that neither esbuild nor serverless-esbuild sees them as options.
+Object.defineProperties(module.exports, {
+  chunks: { value: CHUNKS.map(({ specifier, importers, file }) => ({ specifier, importers, file })) },
+  checkChunkImports: { value: checkChunkImports },
+});

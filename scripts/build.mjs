@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const options = createRequire(import.meta.url)(join(root, 'esbuild.options.cjs'));
-export const HANDLERS = ['push', 'config', 'status'];
+export const HANDLERS = ['intake', 'worker', 'status'];
 export const outdir = join(root, 'dist');
 
 /**

@@ -25,33 +25,52 @@ beforeAll(async () => {
 afterAll(async () => { await app.stop(); });
 
 const post = (path: string, body: string, headers: Record<string, string> = {}) => app.request('POST', path, body, headers);
+/** The request, then the queue drained: the answer and the worker's report of what it accepted. */
+const deliver = (path: string, body: string, headers: Record<string, string> = {}) => app.deliver('POST', path, body, headers);
 const image = async () => (await app.object('Deployment', 'kubeflow-metadata'))?.spec.template.spec.containers[0].image;
+const recent = async (id: string) => ((await app.request('GET', '/status', undefined, auth)).json.recent as Array<{ id: string; outcome: string; reason?: string }>).find((entry) => entry.id === id);
 
 describe('the walking skeleton over HTTP', () => {
   it('a config change with MySQL data, then a push: active, pinned by digest', async () => {
-    const config = await post('/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { ...auth, 'content-type': 'application/json' });
-    expect(config.status).toBe(200);
-    expect(config.json.status).toEqual({ state: 'blocked', message: 'unable to fetch resource: oci-image' });
-    const push = await post('/webhooks/registry/distribution', distribution(manifestPush(digest('1'))), { ...auth, 'content-type': DIST });
-    expect(push.status).toBe(200);
-    expect(push.json.status).toEqual({ state: 'active', message: '' });
+    const config = await deliver('/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { ...auth, 'content-type': 'application/json' });
+    expect(config.status).toBe(202);
+    expect(config.json.accepted).toMatch(/^config-/);
+    expect(config.report).toMatchObject({ id: config.json.accepted, outcome: 'applied', status: { state: 'blocked', message: 'unable to fetch resource: oci-image' } });
+    const push = await deliver('/webhooks/registry/distribution', distribution(manifestPush(digest('1'))), { ...auth, 'content-type': DIST });
+    expect(push.status).toBe(202);
+    expect(push.json.accepted).toMatch(/^push-/);
+    expect(push.report).toMatchObject({ id: push.json.accepted, outcome: 'applied', status: { state: 'active', message: '' } });
     expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('1')}`);
     const service = await app.object('Service', 'kubeflow-metadata');
     expect(service.spec.ports).toEqual([{ name: 'http', port: 8080, targetPort: 'http', protocol: 'TCP' }]);
+    expect(await recent(push.json.accepted)).toMatchObject({ outcome: 'applied' });
   });
 
   it('a new digest for the tracked tag changes the image; the same push again writes nothing', async () => {
     const body = distribution(manifestPush(digest('2'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-01-02T00:00:00Z'));
-    const first = await post('/webhooks/registry/distribution', body, { ...auth, 'content-type': DIST });
-    expect(first.status).toBe(200);
-    expect(first.json.changes).toEqual(expect.arrayContaining([{ kind: 'Deployment', name: 'kubeflow-metadata', outcome: 'patched' }]));
+    const first = await deliver('/webhooks/registry/distribution', body, { ...auth, 'content-type': DIST });
+    expect(first.status).toBe(202);
+    expect(first.report?.outcome).toBe('applied');
+    expect(first.report?.changes).toEqual(expect.arrayContaining([{ kind: 'Deployment', name: 'kubeflow-metadata', outcome: 'patched' }]));
     expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('2')}`);
     const before = await app.fingerprint();
-    const again = await post('/webhooks/registry/distribution', body, { ...auth, 'content-type': DIST });
+    const stepsBefore = app.reports.size;
+    // The registry redelivers the very same event: the same id, dropped by the queue's deduplication.
+    const again = await deliver('/webhooks/registry/distribution', body, { ...auth, 'content-type': DIST });
     expect(again.status).toBe(202);
-    expect(again.json.ignored).toContain('already deployed');
-    expect(again.json.changes.every((c: { outcome: string }) => c.outcome === 'unchanged')).toBe(true);
+    expect(again.json.accepted).toBe(first.json.accepted);
+    expect(app.reports.size).toBe(stepsBefore);
     expect(await app.fingerprint()).toBe(before);
+    // The same tag and digest told another way (another id): the worker finds it already deployed.
+    const generic = await deliver('/webhooks/registry/generic', JSON.stringify({ repository: 'kubeflow-images-public/metadata', tag: 'v0.1.8', digest: digest('2') }), { ...auth, 'content-type': 'application/json' });
+    expect(generic.status).toBe(202);
+    expect(generic.json.accepted).not.toBe(first.json.accepted);
+    expect(generic.report?.outcome).toBe('ignored');
+    expect(generic.report?.reason).toContain('already deployed');
+    expect(generic.report?.ignored.join('; ')).toContain('already deployed');
+    expect(generic.report?.changes.every((c: { outcome: string }) => c.outcome === 'unchanged')).toBe(true);
+    expect(await app.fingerprint()).toBe(before);
+    expect(await recent(generic.json.accepted)).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('already deployed') });
   });
 
   it.each([
@@ -62,9 +81,12 @@ describe('the walking skeleton over HTTP', () => {
     ['a push by digest', { ...manifestPush(digest('3')), target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 9, digest: digest('3'), repository: 'kubeflow-images-public/metadata' } }],
   ])('%s is 202 and changes nothing', async (_name, event) => {
     const before = await app.fingerprint();
-    const response = await post('/webhooks/registry/distribution', distribution(event), { ...auth, 'content-type': DIST });
+    const stepsBefore = app.reports.size;
+    const response = await deliver('/webhooks/registry/distribution', distribution(event), { ...auth, 'content-type': DIST });
     expect(response.status).toBe(202);
     expect(typeof response.json.ignored).toBe('string');
+    expect(response.json.accepted).toBeUndefined();
+    expect(app.reports.size).toBe(stepsBefore); // decided at intake: never queued
     expect(await app.fingerprint()).toBe(before);
     expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('2')}`);
   });
@@ -76,14 +98,16 @@ describe('the walking skeleton over HTTP', () => {
   ])('%s is 401 and changes nothing', async (name, headers) => {
     const before = await app.fingerprint();
     const path = name.includes('URL') ? `/webhooks/registry/distribution?token=${SECRET}` : '/webhooks/registry/distribution';
-    const response = await post(path, distribution(manifestPush(digest('4'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-02-01T00:00:00Z')), { ...headers, 'content-type': DIST });
+    const response = await deliver(path, distribution(manifestPush(digest('4'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-02-01T00:00:00Z')), { ...headers, 'content-type': DIST });
     expect(response.status).toBe(401);
+    expect(response.report).toBeUndefined();
     expect(await app.fingerprint()).toBe(before);
   });
 
   it('a port change to 9090 leaves exactly one container port, 9090, and the Service on 9090', async () => {
-    const response = await post('/webhooks/config', JSON.stringify({ config: { port: 9090 } }), { ...auth, 'content-type': 'application/json' });
-    expect(response.status).toBe(200);
+    const response = await deliver('/webhooks/config', JSON.stringify({ config: { port: 9090 } }), { ...auth, 'content-type': 'application/json' });
+    expect(response.status).toBe(202);
+    expect(response.report).toMatchObject({ outcome: 'applied', status: { state: 'active', message: '' } });
     const deployment = await app.object('Deployment', 'kubeflow-metadata');
     expect(deployment.spec.template.spec.containers[0].ports).toEqual([{ name: 'http', containerPort: 9090, protocol: 'TCP' }]);
     expect(deployment.spec.template.spec.containers[0].command).toContain('--http_port=9090');
@@ -93,8 +117,9 @@ describe('the walking skeleton over HTTP', () => {
   it('bad config bodies are 400 naming the field, and write nothing', async () => {
     const before = await app.fingerprint();
     for (const [body, field] of [['{"config":{"port":70000}}', 'config.port'], ['{"config":{"prot":1}}', 'config.prot'], ['{"config":', 'body']]) {
-      const response = await post('/webhooks/config', body!, { ...auth, 'content-type': 'application/json' });
+      const response = await deliver('/webhooks/config', body!, { ...auth, 'content-type': 'application/json' });
       expect(response.status).toBe(400);
+      expect(response.report).toBeUndefined();
       expect(response.json.field).toBe(field);
     }
     expect(await app.fingerprint()).toBe(before);

@@ -10,12 +10,17 @@
 // tests below pin down what moto really does, so a change of moto (or a divergence
 // from AWS) shows. Nothing in the deployer's safety rests on them: a step claims the
 // state before it writes (DESIGN §3), and duplicates are recognised by event id.
-import { CreateQueueCommand, DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
-import type { SQSRecord } from 'aws-lambda';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { Context, SQSRecord } from 'aws-lambda';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
 import { MAX_RECEIVE_COUNT, type BatchResult, type QueueBatch } from '../src/queue/port.js';
 import { createSqsQueue } from '../src/queue/sqs.js';
 import { startMoto, type Moto } from './support/moto.js';
-import { startSqsEventSource, type SqsEventSource } from './support/sqs-event-source.js';
+import { watchSecrets } from './support/leak-guard.js';
+import { createFifoQueues, startSqsEventSource, type SqsEventSource } from './support/sqs-event-source.js';
 
 const VISIBILITY_TIMEOUT_S = 1; // short, so a failed record comes back within the test
 let moto: Moto;
@@ -36,24 +41,12 @@ afterEach(async () => {
 });
 
 let queues = 0;
-/** A fresh FIFO queue and DLQ per test, configured like serverless.yml's. */
+/** A fresh FIFO queue and DLQ per test, and our adapter sending to it. */
 async function createQueues() {
-  const name = `kfm-e2e-${(queues += 1)}`;
-  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: { FifoQueue: 'true', MessageRetentionPeriod: '1209600' } }));
-  const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
-  const main = await client.send(new CreateQueueCommand({
-    QueueName: `${name}.fifo`,
-    Attributes: {
-      FifoQueue: 'true',
-      ContentBasedDeduplication: 'true',
-      VisibilityTimeout: String(VISIBILITY_TIMEOUT_S),
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
-    },
-  }));
-  const queueUrl = main.QueueUrl!;
-  const queue = createSqsQueue({ client, queueUrl });
+  const urls = await createFifoQueues(client, `kfm-e2e-${(queues += 1)}`, VISIBILITY_TIMEOUT_S);
+  const queue = createSqsQueue({ client, queueUrl: urls.queueUrl });
   const send = (groupId: string, deduplicationId: string, body = deduplicationId) => queue.send({ groupId, deduplicationId, body });
-  return { queueUrl, dlqUrl: dlq.QueueUrl!, send };
+  return { ...urls, send };
 }
 
 async function eventSource(queueUrl: string, handler: (batch: QueueBatch) => Promise<BatchResult>, batchSize = 10) {
@@ -260,4 +253,43 @@ it('startMoto fails loudly, naming the install script, when the venv is missing 
     if (saved === undefined) delete process.env.KFM_PEERS_CACHE;
     else process.env.KFM_PEERS_CACHE = saved;
   }
+});
+
+describe('the real intake and worker (handlers/), through SQS and the event source', () => {
+  const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
+  watchSecrets(SECRET, 'sample-mysql-password');
+  const event = async (name: string) => JSON.parse(await readFile(join(import.meta.dirname, '..', 'events', name), 'utf8'));
+  const context = { getRemainingTimeInMillis: () => 30_000, awsRequestId: 'e2e-sqs' } as unknown as Context;
+  let dir: string;
+  afterAll(async () => dir && rm(dir, { recursive: true, force: true }));
+
+  it('a config and a distribution push answered 202 by intake are applied in order by the worker: the Deployment runs the pushed digest', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'kfm-e2e-sqs-'));
+    const { loadSettings } = await import('../src/settings/settings.js');
+    const { createLogger } = await import('../src/log.js');
+    const { lazyDeployer } = await import('../src/app/runtime.js');
+    const { createIntakeHandler } = await import('../handlers/intake.js');
+    const { createWorkerHandler } = await import('../handlers/worker.js');
+    const settings = loadSettings({
+      KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'true', KFM_WEBHOOK_SECRET: SECRET,
+      KFM_IMAGE: 'registry.example:5000/kubeflow-images-public/metadata:v0.1.8', // the sample push's registry
+    });
+    const logger = createLogger();
+    const { queueUrl } = await createQueues();
+    const intake = createIntakeHandler(settings, { queue: createSqsQueue({ client, queueUrl }), logger });
+    const answers = [];
+    for (const name of ['config.json', 'push-distribution.json']) answers.push(await intake(await event(name), context));
+    expect(answers.map((a) => a.statusCode)).toEqual([202, 202]);
+    const ids = answers.map((a) => JSON.parse(a.body as string).accepted as string);
+
+    const worker = createWorkerHandler(settings, { deployer: lazyDeployer(settings, logger), logger });
+    const source = await eventSource(queueUrl, (batch) => worker(batch, context));
+    await source.waitFor(() => source.records().length >= 2, 20_000, 'both commands');
+    expect(source.deliveries.flatMap((d) => d.failed)).toEqual([]);
+    // In the order intake accepted them, one group, each once, carrying intake's id as its deduplication id.
+    expect(source.records().map((r) => [r.attributes.MessageGroupId, r.attributes.MessageDeduplicationId])).toEqual(ids.map((id) => ['kubeflow/kubeflow-metadata', id]));
+    const deployment = parse(await readFile(join(dir, 'kubeflow', 'deployment-kubeflow-metadata.yaml'), 'utf8'));
+    expect(deployment.spec.template.spec.containers[0].image).toBe(
+      'registry.example:5000/kubeflow-images-public/metadata@sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946');
+  }, 40_000);
 });

@@ -63,7 +63,7 @@ describe('registry client and fetcher against a real distribution registry', () 
 
   it('fails an unknown tag after the bounded retries', async () => {
     let heads = 0;
-    const counting: RegistryClient = { headManifest: (r, o) => (heads++, client.headManifest(r, o)) };
+    const counting: RegistryClient = { listTags: client.listTags, headManifest: (r, o) => (heads++, client.headManifest(r, o)) };
     const fetcher = createRegistryFetcher({ credentials: provider(), client: counting, retry: fast });
     const error = await failure(fetcher.fetch({ image, tag: 'never-pushed' }));
     expect(error).toBeInstanceOf(FetchError);
@@ -115,6 +115,7 @@ describe('registry fetcher rules (scripted client)', () => {
   function scripted(...script: Array<string | RegistryError>) {
     const asked: string[] = [];
     const client: RegistryClient = {
+      listTags: async () => [],
       headManifest: async (r) => {
         asked.push(`${r.registry} ${r.reference}`);
         const next = (script.length > 1 ? script.shift() : script[0]) as string | RegistryError;

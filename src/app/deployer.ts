@@ -8,7 +8,7 @@ import type { PushEvent, Status } from '../domain/types.js';
 import { BogusEventError, ConflictError, FetchError, TargetError } from '../errors.js';
 import type { ImageRef } from '../image/reference.js';
 import type { Logger } from '../log.js';
-import type { TagPolicy } from '../policy/tag-policy.js';
+import { refreshTag, type TagPolicy } from '../policy/tag-policy.js';
 import { workloadNames } from '../render/names.js';
 import { renderWorkload } from '../render/workload.js';
 import type { ResourceFetcher } from '../resource/port.js';
@@ -107,11 +107,24 @@ export function createDeployer(deps: DeployerDeps) {
   interface Progress {
     cache: FetchCache;
     claimed: boolean;
+    tags?: Promise<string[]>;
   }
 
-  async function attempt(trigger: Trigger, record: (outcome: Outcome, reason?: string) => OutcomeRecord, progress: Progress) {
+  /** A refresh under a semver or regex policy deploys the newest allowed tag: the registry is asked once per event. */
+  async function refreshTrigger(trigger: Trigger, snapshot: Snapshot, progress: Progress): Promise<Trigger> {
+    if (trigger.hook !== 'upgrade-charm' || trigger.pushes || deps.tagPolicy.kind === 'track' || !deps.fetcher.listTags) return trigger;
+    progress.tags ??= deps.fetcher.listTags(deps.image).catch((error: unknown) => {
+      if (!(error instanceof FetchError)) throw error;
+      deps.logger.warn('tag listing failed: refreshing the deployed tag', { reason: error.message });
+      return [];
+    });
+    return { ...trigger, tag: refreshTag(deps.tagPolicy, await progress.tags, snapshot.state?.resources['oci-image']?.tag) };
+  }
+
+  async function attempt(given: Trigger, record: (outcome: Outcome, reason?: string) => OutcomeRecord, progress: Progress) {
     const { cache } = progress;
     const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
+    const trigger = await refreshTrigger(given, snapshot, progress);
     let selection = selectTrigger(trigger, snapshot, planOptions);
     const fetched: Record<string, FetchOutcome> = {};
     for (const name of fetchesFor(selection, snapshot)) {

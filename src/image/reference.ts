@@ -12,8 +12,24 @@ export interface ImageRef {
 const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
 const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-const TAG = /^[\w][\w.-]{0,127}$/;
+/** The tag grammar (distribution's reference grammar), the one definition: parsers, client and settings use it. */
+export const TAG = /^[\w][\w.-]{0,127}$/;
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** The manifest media types a registry serves; without the OCI ones in `Accept`, distribution answers 404 for OCI images. */
+export const MANIFEST_TYPES: readonly string[] = Object.freeze([
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+]);
+
+/** ECR's registry hosts: `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]`. */
+export const ECR_HOST = /^(\d{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
+
+export function isEcrHost(host: string): boolean {
+  return ECR_HOST.test(host.toLowerCase());
+}
 
 /** The host a registry's v2 API answers on (Docker Hub's differs from its name). */
 export function apiHost(registry: string): string {

@@ -55,6 +55,26 @@ export function isUpgrade(policy: TagPolicy, deployed: Candidate | undefined, ca
   return !isOlder(candidate.pushedAt, deployed.pushedAt);
 }
 
+/** Newest first: semver where both tags are versions, else natural order (`v10` after `v9`). */
+function compareTags(a: string, b: string): number {
+  const [va, vb] = [semver.valid(a, { loose: true }), semver.valid(b, { loose: true })];
+  if (va && vb) return semver.compare(vb, va, { loose: true });
+  return b.localeCompare(a, 'en', { numeric: true });
+}
+
+/**
+ * The tag a scheduled refresh deploys: the newest tag the policy allows among the registry's, when it
+ * is newer than the deployed one (a lost webhook); else the deployed tag again (renewed credentials).
+ * `track` follows its one tag. Never older than what runs.
+ */
+export function refreshTag(policy: TagPolicy, tags: readonly string[], deployedTag: string | undefined): string | undefined {
+  if (policy.kind === 'track') return policy.tag;
+  const newest = tags.filter((tag) => tagAllowed(policy, tag)).sort(compareTags)[0];
+  if (newest === undefined) return deployedTag;
+  if (deployedTag === undefined) return newest;
+  return compareTags(newest, deployedTag) < 0 ? newest : deployedTag;
+}
+
 function isOlder(candidate: string | undefined, deployed: string | undefined): boolean {
   if (!candidate || !deployed) return false;
   return Date.parse(candidate) < Date.parse(deployed);

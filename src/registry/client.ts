@@ -3,20 +3,14 @@
 // Credentials and tokens never appear in an error message.
 import { FetchError } from '../errors.js';
 import type { RegistryCredentials } from '../domain/types.js';
-import { apiHost, DIGEST, type ImageRef } from '../image/reference.js';
-import { isEcrHost } from '../resource/credentials/ecr.js';
+import { apiHost, DIGEST, isEcrHost, MANIFEST_TYPES, TAG, type ImageRef } from '../image/reference.js';
+
+export { MANIFEST_TYPES } from '../image/reference.js';
 
 /** Where the credentials for a host come from, for error messages: ECR's from IAM, others' from KFM_REGISTRY_AUTH. */
 const credentialSource = (host: string): string =>
   isEcrHost(host) ? "the function's IAM role (ecr:GetAuthorizationToken, ecr:BatchGetImage)" : 'KFM_REGISTRY_AUTH';
 
-/** Without the OCI types in `Accept`, distribution answers 404 for OCI images. */
-export const MANIFEST_TYPES = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-];
 
 export interface ManifestRef extends Pick<ImageRef, 'registry' | 'repository'> {
   /** A tag or a digest. */
@@ -33,6 +27,8 @@ export interface HeadManifestOptions {
 export interface RegistryClient {
   /** Throws RegistryError (a FetchError). */
   headManifest(ref: ManifestRef, options?: HeadManifestOptions): Promise<ManifestHead>;
+  /** Every tag of the repository; throws RegistryError. */
+  listTags(ref: Pick<ImageRef, 'registry' | 'repository'>, options?: HeadManifestOptions): Promise<string[]>;
 }
 export interface RegistryClientOptions {
   /** Per HTTP request. */
@@ -51,7 +47,6 @@ const defaults: RegistryClientOptions = {
 };
 /** Distribution notifies our own lookups as `pull` events; this names them in `request.useragent`. */
 export const USER_AGENT = 'kubeflow-metadata-deployer';
-const TAG = /^[\w][\w.-]{0,127}$/;
 const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 /** Docker Hub's registry sends its users to this documented token host. */
 const TRUSTED_REALMS: Record<string, string> = { 'registry-1.docker.io': 'auth.docker.io' };
@@ -96,6 +91,18 @@ export function parseBearerChallenge(header: string | null): Record<string, stri
     params[key.toLowerCase()] = quoted === undefined ? raw : quoted.replace(/\\(.)/g, '$1');
   }
   return params.realm ? params : undefined;
+}
+
+const TAGS_PAGE = 1000;
+/** A bound, so a registry that keeps sending `next` cannot hold the step forever. */
+const MAX_TAG_PAGES = 50;
+
+/** The `rel="next"` URL of a Link header, resolved against the registry; undefined when absent or on another host. */
+export function nextPage(link: string | null, base: string): string | undefined {
+  const match = link ? /<([^>]+)>\s*;\s*rel="?next"?/i.exec(link) : null;
+  if (!match?.[1]) return undefined;
+  const url = new URL(match[1], base);
+  return url.origin === new URL(base).origin ? url.toString() : undefined;
 }
 
 function basic(credentials: RegistryCredentials): string {
@@ -186,8 +193,24 @@ export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}):
     return new RegistryError(message, { status, retryable });
   }
 
-  async function headManifest(ref: ManifestRef, request: HeadManifestOptions = {}): Promise<ManifestHead> {
+  /** One authorized request: a cached token for the repository, else Basic (or nothing), then the Bearer challenge. */
+  async function authorized(url: string, method: 'HEAD' | 'GET', accept: string, repository: string, request: HeadManifestOptions) {
     const { credentials, timeoutMs = options.timeoutMs } = request;
+    const host = new URL(url).host;
+    const call = (authorization?: string) =>
+      send(url, { method, headers: { accept, ...(authorization && { authorization }) } }, `registry ${host}`, timeoutMs);
+    const predicted = tokenKey(host, `repository:${repository}:pull`, credentials);
+    const token = cachedToken(predicted);
+    let response = await call(token ? `Bearer ${token}` : credentials && basic(credentials));
+    const challenge = response.status === 401 ? parseBearerChallenge(response.headers.get('www-authenticate')) : undefined;
+    if (challenge) {
+      if (token) tokens.delete(predicted); // the registry no longer accepts it
+      response = await call(`Bearer ${await bearerToken(host, challenge, credentials, timeoutMs)}`);
+    }
+    return response;
+  }
+
+  async function headManifest(ref: ManifestRef, request: HeadManifestOptions = {}): Promise<ManifestHead> {
     const host = apiHost(ref.registry);
     const byDigest = DIGEST.test(ref.reference);
     // The reference goes into the URL path: only a tag or a sha256 digest may.
@@ -196,20 +219,8 @@ export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}):
     }
     const name = `${ref.repository}${byDigest ? '@' : ':'}${ref.reference}`;
     const url = `${baseUrl(host)}/v2/${ref.repository}/manifests/${ref.reference}`;
-    const head = (authorization?: string) => {
-      const headers = { accept: MANIFEST_TYPES.join(', '), ...(authorization && { authorization }) };
-      return send(url, { method: 'HEAD', headers }, `registry ${host}`, timeoutMs);
-    };
-    // Reuse a token from an earlier challenge for this repository, else start with Basic (or nothing).
-    const predicted = tokenKey(host, `repository:${ref.repository}:pull`, credentials);
-    const token = cachedToken(predicted);
-    let response = await head(token ? `Bearer ${token}` : credentials && basic(credentials));
-    const challenge = response.status === 401 ? parseBearerChallenge(response.headers.get('www-authenticate')) : undefined;
-    if (challenge) {
-      if (token) tokens.delete(predicted); // the registry no longer accepts it
-      response = await head(`Bearer ${await bearerToken(host, challenge, credentials, timeoutMs)}`);
-    }
-    if (!response.ok) throw failure(response.status, host, name, credentials !== undefined);
+    const response = await authorized(url, 'HEAD', MANIFEST_TYPES.join(', '), ref.repository, request);
+    if (!response.ok) throw failure(response.status, host, name, request.credentials !== undefined);
     const digest = response.headers.get('docker-content-digest') ?? '';
     if (!DIGEST.test(digest)) {
       throw new RegistryError(`registry ${host} sent no valid Docker-Content-Digest for ${name}`);
@@ -218,7 +229,26 @@ export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}):
     return { digest, mediaType };
   }
 
-  return { headManifest };
+  /**
+   * Every tag of a repository (`GET /v2/<repo>/tags/list`), page by page as the `Link: <…>; rel="next"`
+   * header says; a next page on another host is not followed. Invalid tags are dropped, not trusted.
+   */
+  async function listTags(ref: Pick<ImageRef, 'registry' | 'repository'>, request: HeadManifestOptions = {}): Promise<string[]> {
+    const host = apiHost(ref.registry);
+    const base = baseUrl(host);
+    const tags: string[] = [];
+    let next: string | undefined = `${base}/v2/${ref.repository}/tags/list?n=${TAGS_PAGE}`;
+    for (let page = 0; next !== undefined && page < MAX_TAG_PAGES; page++) {
+      const response = await authorized(next, 'GET', 'application/json', ref.repository, request);
+      if (!response.ok) throw failure(response.status, host, `${ref.repository} (tags)`, request.credentials !== undefined);
+      const body = (await response.json().catch(() => undefined)) as { tags?: unknown } | undefined;
+      if (Array.isArray(body?.tags)) tags.push(...body.tags.filter((tag): tag is string => typeof tag === 'string' && TAG.test(tag)));
+      next = nextPage(response.headers.get('link'), base);
+    }
+    return tags;
+  }
+
+  return { headManifest, listTags };
 }
 
 /** A process-wide client, so tokens are shared by every lookup of a warm function. */

@@ -15,6 +15,8 @@ export interface FetchRequest {
 export interface ResourceFetcher {
   /** Resolves the image to a pinned digest with the credentials to pull it; throws FetchError. */
   fetch(request: FetchRequest): Promise<ImageInfo>;
+  /** The repository's tags (the scheduled refresh under a semver or regex policy); throws FetchError. Absent offline. */
+  listTags?(image: ImageRef): Promise<string[]>;
 }
 
 export interface CredentialProvider {

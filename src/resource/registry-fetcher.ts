@@ -97,5 +97,10 @@ export function createRegistryFetcher(options: RegistryFetcherOptions): Resource
     return served;
   }
 
-  return { fetch: fetchImage };
+  async function listTags(image: FetchRequest['image']): Promise<string[]> {
+    const credentials = await options.credentials.credentialsFor(image.registry);
+    return withRetries(() => client.listTags(image, { credentials, timeoutMs: options.timeoutMs }), retry);
+  }
+
+  return { fetch: fetchImage, listTags };
 }

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startLocalServer } from '../../src/local/server.js';
+import type { StepReport } from '../../src/app/deployer.js';
 import { observe, watchSecrets, watchStore } from './leak-guard.js';
 
 export interface LocalApp {
@@ -12,6 +13,15 @@ export interface LocalApp {
   dir: string;
   logs: string[];
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string }>;
+  /**
+   * A request, then the in-process queue drained: the answer, plus the worker's report of the
+   * event it accepted (undefined when it was ignored or refused at intake).
+   */
+  deliver(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string; report?: StepReport }>;
+  /** Waits until the queue is empty (every accepted event applied, failed for good or dead-lettered). */
+  drain(): Promise<void>;
+  /** Every step's report, by the id intake answered. */
+  reports: Map<string, StepReport>;
   object(kind: string, name: string): Promise<any | undefined>;
   /** Every stored file's name and mtime, to prove a request wrote nothing. */
   fingerprint(): Promise<string>;
@@ -31,19 +41,35 @@ export async function startLocalApp(env: Record<string, string>, options: { port
     return true;
   }) as typeof process.stdout.write;
   // One at a time: jest's ESM loader fails parallel first imports of a shared module.
-  const push = await import('../../handlers/push.js');
-  const config = await import('../../handlers/config.js');
+  const intake = await import('../../handlers/intake.js');
   const status = await import('../../handlers/status.js');
-  const server = await startLocalServer({ push: push.handler, config: config.handler, status: status.handler }, { port: options.port ?? 0 });
+  const { processDefaults } = await import('../../src/app/process-defaults.js');
+  const { localRuntime } = await import('../../src/app/local-runtime.js');
+  const defaults = processDefaults();
+  const runtime = localRuntime(defaults.settings, defaults.logger);
+  const reports = new Map<string, StepReport>();
+  const unsubscribe = runtime.onReport((report) => {
+    reports.set(report.id, report);
+    observe('a step report', JSON.stringify(report));
+  });
+  const server = await startLocalServer({ intake: intake.handler, status: status.handler }, { port: options.port ?? 0 });
   const folder = join(dir, process.env.KFM_NAMESPACE ?? 'kubeflow');
   const unwatch = watchStore(`the stored objects in ${folder}`, async () => {
     const files = (await readdir(folder).catch(() => [] as string[])).filter((file) => !file.startsWith('secret-'));
     return (await Promise.all(files.map((file) => readFile(join(folder, file), 'utf8').catch(() => '')))).join('\n');
   });
-  return {
+  const app: LocalApp = {
     url: server.url,
     dir,
     logs,
+    reports,
+    drain: () => runtime.queue.drain(),
+    async deliver(method, path, body, headers = {}) {
+      const answer = await app.request(method, path, body, headers);
+      await runtime.queue.drain();
+      const id = (answer.json as { accepted?: unknown } | undefined)?.accepted;
+      return { ...answer, report: typeof id === 'string' ? reports.get(id) : undefined };
+    },
     async request(method, path, body, headers = {}) {
       if (typeof body === 'string') watchSecrets(mysqlPassword(body));
       const response = await fetch(`${server.url}${path}`, { method, body: typeof body === "string" || body === undefined ? body : new Uint8Array(body), headers });
@@ -66,12 +92,15 @@ export async function startLocalApp(env: Record<string, string>, options: { port
       return stamps.join('\n');
     },
     async stop() {
+      await runtime.queue.drain();
+      unsubscribe();
       unwatch();
       await server.stop();
       process.stdout.write = write;
       await rm(dir, { recursive: true, force: true });
     },
   };
+  return app;
 }
 
 function registryPasswords(auth: string | undefined): string[] {

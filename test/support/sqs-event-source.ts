@@ -20,9 +20,9 @@
 //   message reappears if it outlasts the visibility timeout, as on AWS) and
 //   Lambda's own backoff after failed invocations;
 // - the invocation context: the handler gets the event only.
-import { DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import type { BatchResult, QueueBatch } from '../../src/queue/port.js';
+import { MAX_RECEIVE_COUNT, type BatchResult, type QueueBatch } from '../../src/queue/port.js';
 
 export interface SqsEventSourceOptions {
   client: SQSClient;
@@ -157,7 +157,8 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
       while (inHand || !predicate()) {
         if (pollErrors.length > 0) throw new Error(`the SQS event source failed: ${pollErrors.join('; ')}`);
         if (Date.now() > deadline) {
-          const seen = deliveries.map((d) => `[${d.batch.Records.map((r) => r.body).join(', ')}]${d.failed.length ? ` failed ${d.failed.length}` : ''}`);
+          // Deduplication ids, not bodies: a config command's body carries a MySQL password.
+          const seen = deliveries.map((d) => `[${d.batch.Records.map((r) => r.attributes.MessageDeduplicationId).join(', ')}]${d.failed.length ? ` failed ${d.failed.length}` : ''}`);
           throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; batches so far: ${seen.join(' ') || 'none'}`);
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
@@ -170,4 +171,24 @@ export async function startSqsEventSource(options: SqsEventSourceOptions): Promi
       if (pollErrors.length > 0) throw new Error(`the SQS event source failed: ${pollErrors.join('; ')}`);
     },
   };
+}
+
+/**
+ * A FIFO queue and its FIFO dead-letter queue, configured like serverless.yml's (content-based
+ * deduplication for the EventBridge targets, RedrivePolicy maxReceiveCount = MAX_RECEIVE_COUNT, 14-day
+ * DLQ), but with a visibility timeout short enough for a test to see a failed record come back.
+ */
+export async function createFifoQueues(client: SQSClient, name: string, visibilityTimeoutSeconds: number) {
+  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${name}-dlq.fifo`, Attributes: { FifoQueue: 'true', MessageRetentionPeriod: '1209600' } }));
+  const { Attributes } = await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }));
+  const main = await client.send(new CreateQueueCommand({
+    QueueName: `${name}.fifo`,
+    Attributes: {
+      FifoQueue: 'true',
+      ContentBasedDeduplication: 'true',
+      VisibilityTimeout: String(visibilityTimeoutSeconds),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: Attributes!.QueueArn, maxReceiveCount: MAX_RECEIVE_COUNT }),
+    },
+  }));
+  return { queueUrl: main.QueueUrl!, dlqUrl: dlq.QueueUrl! };
 }

@@ -6,12 +6,9 @@ import { text } from '../../validation.js';
 import type { ParsedPushes, PushEvent } from '../../domain/types.js';
 import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
 
-const MANIFEST_TYPES = new Set([
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-]);
+import { MANIFEST_TYPES as MANIFEST_TYPE_LIST } from '../../image/reference.js';
+
+const MANIFEST_TYPES = new Set(MANIFEST_TYPE_LIST);
 
 export const distributionEnvelopeSchema = lazy(() => z.object({ events: z.array(z.unknown()) }));
 

@@ -10,9 +10,8 @@ import { badRequest } from '../../errors.js';
 import { lazy, text } from '../../validation.js';
 
 export { lazy, parseAt, parseBody } from '../../validation.js';
-import { DIGEST, normaliseRegistry } from '../../image/reference.js';
+import { DIGEST, normaliseRegistry, TAG } from '../../image/reference.js';
 
-const TAG = /^[\w][\w.-]{0,127}$/;
 // Lenient on case (the caller normalises) but no spaces or control characters:
 // the repository ends up in logs and responses.
 const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;

@@ -6,9 +6,11 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { RegistryCredentials } from '../../domain/types.js';
 import { FetchError } from '../../errors.js';
+import { ECR_HOST, isEcrHost } from '../../image/reference.js';
+
+export { isEcrHost } from '../../image/reference.js';
 import type { CredentialProvider } from '../port.js';
 
-export const ECR_HOST = /^(\d{12})\.dkr\.ecr(-fips)?\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/;
 
 export type EcrClientLike = Pick<ECRClient, 'send'>;
 
@@ -32,9 +34,6 @@ const defaults: EcrCredentialsOptions = {
   now: () => Date.now(),
 };
 
-export function isEcrHost(host: string): boolean {
-  return ECR_HOST.test(host.toLowerCase());
-}
 
 /** base64 `AWS:<password>` → `{ username: 'AWS', password }`. */
 function decodeToken(token: string, host: string): RegistryCredentials {

@@ -1,0 +1,42 @@
+// Jest config for `npm run mutation` (stryker.config.mjs): the project's jest
+// config (native ESM, ts-jest transpiling only), restricted to fast unit tests.
+//
+// An allowlist, not "everything but the slow ones": a new test that starts a
+// control plane, moto, a registry, a bundle build or a child process must never
+// slip into a mutation run, which runs the covering tests once per mutant.
+// Left out for that reason: test/e2e-*.test.ts, bundles, faults, rbac,
+// kubernetes-target, registry-client, hostile, secret-leak (local app / registry /
+// control plane), render (runs kubectl). Left out because they cover none of the
+// mutated folders (src/app, src/charm, src/reactive, src/policy): compare,
+// credentials, directory-target, eks-token, settings, sqs-queue, webhook-auth,
+// leak-guard, payloads/*.
+import base from './jest.config.js';
+
+const UNIT_TESTS = [
+  // src/charm, src/reactive, src/policy
+  'charm-step',
+  'reactive-engine',
+  'tag-policy',
+  // src/app
+  'config-request',
+  'poison-values',
+  'schemas.fuzz',
+  'state-store',
+  'deployer-deadline',
+  'scheduled-refresh',
+  // Unit-level tests of the queue/worker refactor (matched once they exist).
+  'claim',
+  'worker',
+  'in-process-queue',
+  'intake',
+];
+
+export default {
+  ...base,
+  testMatch: [
+    ...UNIT_TESTS.map((name) => `<rootDir>/test/${name}.test.ts`),
+    // Tests written to kill mutants.
+    '<rootDir>/test/mutation/**/*.test.ts',
+  ],
+  testTimeout: 60000,
+};
