@@ -132,6 +132,30 @@ function sharedModules() {
   };
 }
 
+/**
+ * The project's own modules do nothing when imported (handlers are built on their first call, schemas
+ * on first use), so a module none of whose exports a bundle uses is left out whole. Without this,
+ * esbuild keeps every top-level statement it cannot prove pure: intake imports two helpers of
+ * src/app/runtime.ts, whose static import of the deployer brought the charm's rule tables (arrays
+ * built by calls), the pod defaults and the deployer's imports into a function that never plans.
+ */
+function sourceWithoutSideEffects() {
+  const source = [join(root, 'src') + sep, join(root, 'handlers') + sep];
+  const inSource = (file) => source.some((folder) => file.startsWith(folder));
+  return {
+    name: 'kfm-source-without-side-effects',
+    setup(b) {
+      b.onResolve({ filter: /^\.\.?\// }, async (args) => {
+        if (typeof args.pluginData === 'string' && args.pluginData.startsWith('kfm')) return undefined; // our own b.resolve()s
+        if (!inSource(args.importer) || (args.kind !== 'import-statement' && args.kind !== 'dynamic-import')) return undefined;
+        const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'kfm-pure' });
+        if (found.errors.length > 0 || found.external || !inSource(found.path)) return undefined;
+        return { ...found, sideEffects: false };
+      });
+    },
+  };
+}
+
 /** Writes via a temporary file and a rename: concurrent handler builds may write the same chunk. */
 function writeAtomically(file, contents) {
   mkdirSync(dirname(file), { recursive: true });
@@ -159,7 +183,7 @@ async function buildChunks(outdir, logLevel) {
       outfile: join(outdir, file),
       write: false,
       logLevel,
-      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), splitImports(), ...(chunk?.plugins?.() ?? [])],
+      plugins: isShared ? [] : [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), splitImports(), ...(chunk?.plugins?.() ?? []), sourceWithoutSideEffects()],
       ...(chunk?.options ?? {}),
     });
     for (const output of result.outputFiles) writeAtomically(output.path, output.contents);
@@ -286,7 +310,7 @@ function middyStreamsOnUse() {
   };
 }
 
-module.exports = { ...base, plugins: [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), lazyChunks()] };
+module.exports = { ...base, plugins: [sharedModules(), withoutZodLocales(), middyStreamsOnUse(), lazyChunks(), sourceWithoutSideEffects()] };
 // For test/bundles.test.ts, not enumerable so that neither esbuild nor serverless-esbuild sees them as options.
 Object.defineProperties(module.exports, {
   chunks: { value: CHUNKS.map(({ specifier, importers, file }) => ({ specifier, importers, file })) },

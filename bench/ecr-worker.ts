@@ -1,15 +1,17 @@
-// ECR token reuse, in its own process: the push handler (from source, so
+// ECR token reuse, in its own process: the worker function (from source, so
 // aws-sdk-client-mock replaces the very ECRClient the code imports) receives
 // `count` ECR EventBridge events with distinct digests, 10 at a time, for an
-// ECR-hosted KFM_IMAGE. Manifest lookups are answered by a stub fetch that
-// checks the ECR password arrived. Writes its figures as JSON to argv[2].
+// ECR-hosted KFM_IMAGE, each as a direct invocation (a batch of one, as the
+// EventBridge rule's message reaches it through the queue). Manifest lookups
+// are answered by a stub fetch that checks the ECR password arrived. Writes its
+// figures as JSON to argv[2].
 // Usage: node --import tsx bench/ecr-worker.ts <out.json> <count>
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import { digestFor, httpEvent, SECRET } from './events.js';
+import { configBody, digestFor, SECRET } from './events.js';
 import { inBatches } from './stats.js';
 
 const [out = '', countText = '1000'] = process.argv.slice(2);
@@ -39,12 +41,22 @@ globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) =>
 const dir = await mkdtemp(join(tmpdir(), 'kfm-bench-ecr-'));
 try {
   Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'false', KFM_WEBHOOK_SECRET: SECRET, KFM_IMAGE: `${HOST}/kubeflow/metadata:v0.1.9`, AWS_REGION: 'eu-west-1' });
-  const { handler } = await import('../handlers/push.js');
-  const config = await import('../handlers/config.js');
-  const context = { getRemainingTimeInMillis: () => 30_000 } as Parameters<typeof handler>[1];
-  const configured = (await config.handler(httpEvent('config', 0) as never, context)) as { statusCode?: number };
-  if (configured.statusCode !== 200) throw new Error(`config answered ${configured.statusCode}`);
-  ecr.resetHistory(); // the config function's own token: on Lambda it is another function (and process)
+  const [{ createWorkerHandler }, { lazyDeployer }, { loadSettings }, { createLogger }] = await Promise.all([
+    import('../handlers/worker.js'), import('../src/app/runtime.js'), import('../src/settings/settings.js'), import('../src/log.js'),
+  ]);
+  // The steps' outcomes from the worker's own `step done` log lines (its answer is the batch's failures only).
+  const steps = new Map<string, string>();
+  const logger = createLogger((line) => {
+    const entry = JSON.parse(line) as { message: string; id?: string; outcome?: string; status?: { state: string }; reason?: string };
+    if (entry.message === 'step done' && entry.id) steps.set(entry.id, entry.outcome === 'applied' ? entry.status?.state ?? 'applied' : `${entry.outcome}: ${entry.reason}`);
+  });
+  const settings = loadSettings(process.env);
+  const handler = createWorkerHandler(settings, { deployer: lazyDeployer(settings, logger), logger });
+  const context = { getRemainingTimeInMillis: () => 30_000 };
+  const config = { kind: 'config', id: 'config-bench', receivedAt: new Date().toISOString(), mysql: JSON.parse(configBody()).relations.mysql };
+  const configured = await handler({ Records: [{ messageId: 'config', body: JSON.stringify({ ...config, mysql: { user: 'root', ...config.mysql } }), attributes: { ApproximateReceiveCount: '1' } }] }, context);
+  if (configured.batchItemFailures.length) throw new Error(`the config step failed: ${steps.get('config-bench')}`);
+  // Not reset: the config step resolved the tracked tag with the token the push steps reuse (one worker, as on Lambda).
   [lookups, unauthenticated] = [0, 0];
   const event = (n: number) => ({
     version: '0', id: `bench-${n}`, 'detail-type': 'ECR Image Action', source: 'aws.ecr', account: '123456789012',
@@ -53,15 +65,17 @@ try {
   });
   const outcomes = new Map<string, number>();
   await inBatches(Array.from({ length: count }, (_, i) => i + 1), 10, async (n) => {
-    let key: string;
+    let key: string | undefined;
     try {
-      const report = (await handler(event(n), context)) as { status?: { state: string }; error?: string; ignored?: string };
-      key = report.status?.state ?? (report.error ? `error: ${report.error}` : `ignored: ${report.ignored}`);
+      const answer = await handler(event(n), context);
+      if (answer.batchItemFailures.length) key = 'failed for a retry';
     } catch (error) {
       key = `threw: ${(error as Error).message.slice(0, 120)}`;
     }
-    outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
+    if (key) outcomes.set(key, (outcomes.get(key) ?? 0) + 1);
   });
+  steps.delete('config-bench');
+  for (const outcome of steps.values()) outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
   const calls = ecr.commandCalls(GetAuthorizationTokenCommand).length;
   await writeFile(out, JSON.stringify({ events: count, calls, lookups, unauthenticated, outcomes: Object.fromEntries(outcomes) }));
 } finally {

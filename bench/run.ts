@@ -1,15 +1,16 @@
 // npm run bench: every figure of issue 5 in one run, next to its target.
 // Builds the bundles (scripts/build.mjs), then measures cold init, bundle
-// sizes, push→patch latency (directory target; Kubernetes double + real
-// registry), writes for duplicate deliveries, and ECR token calls. Misses are
+// sizes, push→patch latency (directory target; a real Kubernetes API server +
+// real registry, through the handlers and, warm, the worker's step alone),
+// writes for duplicate deliveries (the API server's audit log), and ECR token calls. Misses are
 // printed as FAIL, but the exit code stays 0: the machines are noisy.
 // KFM_BENCH_RUNS (cold starts per handler, default 15), KFM_BENCH_PUSHES
 // (latency samples, default 200 dir / 100 kube) tune the run length.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { startKubeDouble } from '../test/support/kube-double.js';
+import { join } from 'node:path';
+import { startControlPlane } from '../test/support/control-plane.js';
 import { startAwsStandIn } from '../test/support/aws-stand-in.js';
 import { measureColdStarts, type ColdCase } from './cold-start.js';
 import { median, ms, percentile } from './stats.js';
@@ -51,13 +52,13 @@ const files = JSON.parse(node([join(root, 'scripts', 'build.mjs'), '--json'], 'b
 const bundles = Object.fromEntries(HANDLERS.map((name) => [name, join(root, 'dist', `${name}.cjs`)]));
 
 step(`cold starts: ${runs} rounds of node -e 0 / push / config / status (dir target), status (Kubernetes target: kubeconfig, EKS)`);
-const double = await startKubeDouble();
+const cp = await startControlPlane();
+await cp.applyDeployerRbac();
 const aws = await startAwsStandIn();
-const kubeconfig = join(mkdtempSync(join(tmpdir(), 'kfm-bench-kube-')), 'kubeconfig');
-writeFileSync(kubeconfig, double.kubeconfig());
+const kubeconfig = cp.deployerKubeconfig;
 try {
   const cases: ColdCase[] = HANDLERS.map((name) => ({ name, bundle: bundles[name]!, route: name as ColdCase['route'] }));
-  cases.push({ name: 'status, KFM_TARGET=kubernetes (double)', bundle: bundles.status!, route: 'status', env: { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig } });
+  cases.push({ name: 'status, KFM_TARGET=kubernetes (real API server)', bundle: bundles.status!, route: 'status', env: { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig } });
   // As on Lambda: EKS endpoint and CA configured, the role's credentials in the environment.
   cases.push({
     name: 'status, KFM_TARGET=kubernetes on EKS (stand-in API server)', bundle: bundles.status!, route: 'status',
@@ -83,9 +84,8 @@ try {
     notes.push('Node 22 (the Lambda runtime) not measured: `npm run test:node22` installs it in tools/node22.');
   }
 } finally {
-  await double.stop();
+  await cp.stop();
   await aws.stop();
-  rmSync(dirname(kubeconfig), { recursive: true, force: true });
 }
 
 for (const { name, bytes } of files) {
@@ -100,24 +100,36 @@ interface Latency {
   totals: number[]; overheads: number[]; failures: string[];
   duplicates: Record<'first' | 'again' | 'racing', { statuses: number[]; writes: number; deploymentWrites: number; logged?: number; loggedDeployment?: number }>;
 }
-for (const [mode, label, samples] of [['dir', 'directory target', pushes || 200], ['kube', 'Kubernetes double', pushes || 100]] as const) {
+for (const [mode, label, samples] of [['dir', 'directory target', pushes || 200], ['kube', 'real Kubernetes API server', pushes || 100]] as const) {
   step(`push→patch latency, ${label}: ${samples} pushes, then ${DUPLICATES}×2 duplicate deliveries`);
   const result = worker<Latency>('latency-worker.ts', [mode, '<out>', String(samples), String(DUPLICATES)]);
   const { totals, overheads, failures, duplicates } = result;
   const p = (values: number[]) => `p50 ${ms(median(values))} / p99 ${ms(percentile(values, 99))}`;
   const fine = failures.length === 0 && totals.length === samples;
   if (mode === 'kube') {
-    row(`push→patch, ${label}, end to end (incl. the double's kubectl patch)`, p(totals), '—');
-    row(`push→patch overhead, ${label} (minus time in the double + registry)`, p(overheads), 'p99 ≤ 50 ms', fine && percentile(overheads, 99) <= 50);
+    row(`push→patch, ${label}, end to end`, p(totals), '—');
+    row(`push→patch overhead, ${label} (minus time in the API server + registry)`, p(overheads), 'p99 ≤ 50 ms', fine && percentile(overheads, 99) <= 50);
   } else {
     row(`push→patch, ${label} (offline)`, p(totals), 'p99 ≤ 50 ms', fine && percentile(totals, 99) <= 50);
   }
   if (failures.length) notes.push(`${label}: ${failures.length} pushes did not patch, first: ${failures[0]}`);
   const { first, again, racing } = duplicates;
-  const log = (d: { logged?: number }) => (d.logged === undefined ? '' : `; write requests in the double's log, 409s included: ${d.logged}`);
+  const log = (d: { logged?: number }) => (d.logged === undefined ? '' : `; write requests in the API server's audit log, 409s included: ${d.logged}`);
   row(`target writes, ${DUPLICATES} duplicate deliveries of an applied push, ${label}`, `${again.writes}${log(again)} (answers ${again.statuses.join('/')})`, '≤ 1', again.writes <= 1 && (again.logged ?? 0) <= 1);
   row(`Deployment writes, ${DUPLICATES} racing first deliveries of one push, ${label}`, `${racing.deploymentWrites} (all objects: ${racing.writes}${log(racing)})`, '≤ 1', racing.deploymentWrites <= 1);
   notes.push(`${label}: the push applied once wrote ${first.writes} objects (Deployment ${first.deploymentWrites}).`);
+}
+
+{
+  // Issue 9, figure 6: the worker's step alone, warm, on the real API server (the handlers' figure above adds HTTP and intake).
+  const samples = pushes || 100;
+  step(`push→patch latency, the worker's step on a real Kubernetes API server: ${samples} warm pushes`);
+  const { totals, overheads, failures } = worker<Pick<Latency, 'totals' | 'overheads' | 'failures'>>('latency-worker.ts', ['kube-step', '<out>', String(samples), '0']);
+  const p = (values: number[]) => `p50 ${ms(median(values))} / p99 ${ms(percentile(values, 99))}`;
+  row('push→patch, warm, the step (deployer.run) on a real API server + registry, end to end', p(totals), '—');
+  row('push→patch overhead, warm, the step on a real API server (minus time in the API server + registry)', p(overheads), 'p99 ≤ 50 ms',
+    failures.length === 0 && totals.length === samples && percentile(overheads, 99) <= 50);
+  if (failures.length) notes.push(`the step on a real API server: ${failures.length} pushes did not patch, first: ${failures[0]}`);
 }
 
 step(`ECR: ${DUPLICATES} EventBridge events, 10 at a time`);

@@ -57,7 +57,7 @@ function loadSource() {
   module._compile(outputFiles[0].text, module.id);
   const { loadSettings, ECR_HOST } = module.exports;
   // A moved export must stop the package here, not render a template without the ECR grants.
-  if (typeof loadSettings !== 'function' || !(ECR_HOST instanceof RegExp)) {
+  if (typeof loadSettings !== 'function' || typeof ECR_HOST?.exec !== 'function') { // not instanceof: jest runs tests in another realm
     throw new Error('scripts/serverless-vars.cjs: src/settings/settings.ts must export loadSettings and src/image/reference.ts ECR_HOST');
   }
   return { loadSettings, ECR_HOST };
@@ -102,7 +102,8 @@ function resolve(env) {
   if (settings.target.kind !== 'kubernetes') {
     throw new DeploySettingsError(`invalid settings: KFM_TARGET: a deployment needs "kubernetes" (a Lambda's file system does not keep a dir: target)`);
   }
-  const refreshHours = env.KFM_REFRESH_HOURS || '6';
+  // The loader's own value once it reads KFM_REFRESH_HOURS (the worker's token margin needs it too).
+  const refreshHours = settings.refreshHours !== undefined ? String(settings.refreshHours) : env.KFM_REFRESH_HOURS || '6';
   if (!REFRESH_HOURS.test(refreshHours)) {
     throw new DeploySettingsError(`invalid settings: KFM_REFRESH_HOURS: must be a whole number of hours from 1 to 11 (ECR tokens last 12 hours), not "${String(refreshHours).slice(0, 20)}"`);
   }

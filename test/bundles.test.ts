@@ -1,23 +1,51 @@
-// The Lambda artifacts themselves: the three handlers bundled the way
-// serverless-esbuild bundles them (esbuild.options.cjs, with its lazy chunks and
-// on-use stand-ins), built outside the repository so that no node_modules can
-// fill a gap, and every invocation in a fresh node process, as Lambda runs it.
+// The Lambda artifacts themselves: the three handlers (intake, worker, status)
+// bundled the way serverless-esbuild bundles them (esbuild.options.cjs, with its
+// lazy chunks and on-use stand-ins), built outside the repository so that no
+// node_modules can fill a gap, and every invocation in a fresh node process, as
+// Lambda runs it (test/support/invoke-bundle.cjs, which also reports the chunk
+// files each invocation loaded).
+//
+// - intake on Lambda (KFM_QUEUE_URL): its cold start loads no chunk but the shared
+//   errors; an accepted event loads the SQS chunk only and reaches a real FIFO queue
+//   (moto), from which Lambda's event source (its test double) hands the worker bundle
+//   the batch;
+// - the embedded default (no KFM_QUEUE_URL): intake's in-process queue and worker run
+//   the step in intake's own process;
+// - the worker bundle on SQS batches and direct invocations, on the directory target and
+//   on the Kubernetes paths (kubeconfig, a socks proxy, EKS as on Lambda);
+// - each `osls package` zip carries its handler and every chunk, and nothing else.
 import { execFile } from 'node:child_process';
-import { builtinModules } from 'node:module';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire, builtinModules } from 'node:module';
+import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSEvent } from 'aws-lambda';
 import { parse, stringify } from 'yaml';
 import { startKubeDouble, type KubeDouble } from './support/kube-double.js';
 import { ECR_PASSWORD, startAwsStandIn, type AwsStandIn } from './support/aws-stand-in.js';
 import { observe, watchSecrets } from './support/leak-guard.js';
+import { startMoto, type Moto } from './support/moto.js';
+import { createFifoQueues, startSqsEventSource } from './support/sqs-event-source.js';
+import { pushImage, startRegistry, type TestRegistry } from './support/registry.js';
+import { scratchService } from './support/osls-package.js';
+import type { BatchResult } from '../src/queue/port.js';
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, '..');
+const options = createRequire(import.meta.url)(join(root, 'esbuild.options.cjs')) as {
+  chunks: Array<{ specifier: string; importers: string[]; file: string }>;
+  checkChunkImports(): string[];
+};
 const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
-watchSecrets(SECRET, 'sample-mysql-password', 'bundle-test-secret-access-key', ECR_PASSWORD);
+const MYSQL_PASSWORD = 'sample-mysql-password';
+watchSecrets(SECRET, MYSQL_PASSWORD, 'bundle-test-secret-access-key', ECR_PASSWORD);
 const events = (name: string) => join(root, 'events', name);
+const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946'; // the samples' digest
+const GROUP = 'kubeflow/kubeflow-metadata';
+const HANDLERS = ['intake', 'worker', 'status'] as const;
+type Handler = (typeof HANDLERS)[number];
 
 let work: string;
 let dist: string;
@@ -32,16 +60,30 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+interface LogLine { level: string; message: string; [field: string]: any }
 interface Outcome {
-  answer?: { statusCode: number; body: string };
+  answer?: any;
   loadError?: string;
   handlerError?: string;
+  /** Chunk files loaded when the handler answered, and when its process had nothing left to do. */
+  loaded?: string[];
+  loadedAtExit: string[];
+}
+interface Invocation extends Outcome {
+  /** The answer's JSON body (HTTP handlers). */
+  body: any;
+  log: LogLine[];
+  /** The worker's `step done` lines: one per step, with outcome, status and changes. */
+  steps: LogLine[];
 }
 
 let calls = 0;
-/** One event through one bundled handler, in a fresh process with only the given environment. */
-async function invoke(handler: 'push' | 'config' | 'status', eventFile: string, env: Record<string, string>): Promise<Outcome & { body: any }> {
-  const result = join(work, `result-${(calls += 1)}.json`);
+/** One event (a file, or an object) through one bundled handler, in a fresh process with only the given environment. */
+async function invoke(handler: Handler, event: string | object, env: Record<string, string>): Promise<Invocation> {
+  const n = (calls += 1);
+  const result = join(work, `result-${n}.json`);
+  let eventFile = typeof event === 'string' ? event : join(work, `event-${n}.json`);
+  if (typeof event !== 'string') await writeFile(eventFile, JSON.stringify(event));
   const { stdout } = await run(process.execPath, [join(root, 'test', 'support', 'invoke-bundle.cjs'), join(dist, `${handler}.cjs`), eventFile, result], {
     cwd: work,
     env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', KFM_WEBHOOK_SECRET: SECRET, ...env },
@@ -49,8 +91,49 @@ async function invoke(handler: 'push' | 'config' | 'status', eventFile: string, 
   observe(`the ${handler} bundle's log`, stdout);
   const outcome = JSON.parse(await readFile(result, 'utf8')) as Outcome;
   observe(`the ${handler} bundle's answer`, JSON.stringify(outcome));
-  return { ...outcome, body: outcome.answer ? JSON.parse(outcome.answer.body) : undefined };
+  const log = stdout.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as LogLine);
+  const body = typeof outcome.answer?.body === 'string' ? JSON.parse(outcome.answer.body) : undefined;
+  return { ...outcome, body, log, steps: log.filter((line) => line.message === 'step done') };
 }
+
+/** An HTTP sample event with another body or header. */
+async function sample(name: string, change: (event: any) => void): Promise<object> {
+  const event = JSON.parse(await readFile(events(name), 'utf8'));
+  change(event);
+  return event;
+}
+
+/** What intake queues for events/config.json (the worker reads commands, not webhooks). */
+const configCommand = {
+  kind: 'config', id: 'config-bundle-test', receivedAt: '2026-01-01T12:00:00.000Z',
+  config: { port: 8080, 'database-name': 'metadb' },
+  mysql: { host: 'mysql.kubeflow.svc.cluster.local', port: 3306, user: 'root', password: MYSQL_PASSWORD },
+};
+
+/** SQS records as Lambda's event source delivers them, one per body, in one group. */
+function sqsBatch(...bodies: Array<string | object>): SQSEvent {
+  return {
+    Records: bodies.map((body, index) => {
+      const text = typeof body === 'string' ? body : JSON.stringify(body);
+      const id = typeof body === 'object' && 'id' in body ? String(body.id) : `message-${index}`;
+      return {
+        messageId: `bundle-test-${index + 1}`, receiptHandle: 'bundle-test', body: text, messageAttributes: {}, md5OfBody: '',
+        attributes: {
+          ApproximateReceiveCount: '1', SentTimestamp: '1767268800000', SenderId: 'bundle-test', ApproximateFirstReceiveTimestamp: '1767268800000',
+          MessageGroupId: GROUP, MessageDeduplicationId: id, SequenceNumber: String(index + 1),
+        },
+        eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:bundle-test.fifo', awsRegion: 'eu-west-1',
+      };
+    }),
+  };
+}
+
+/** The push intake queues for events/push-distribution.json, as the queue delivers it (events/worker-push.json). */
+async function workerPushBody(): Promise<string> {
+  return (JSON.parse(await readFile(events('worker-push.json'), 'utf8')) as SQSEvent).Records[0]!.body;
+}
+
+const written = (step: LogLine) => step.changes.filter((change: { outcome: string }) => change.outcome !== 'unchanged');
 
 it('no bundle or chunk requires a package at run time: everything is inside the artifact', async () => {
   const builtins = new Set(builtinModules);
@@ -66,17 +149,118 @@ it('no bundle or chunk requires a package at run time: everything is inside the 
   expect(outside).toEqual([]);
 });
 
-describe('on the directory target', () => {
+it("every lazy chunk's import() is still in each of its importers, and every chunk is built", async () => {
+  // A renamed file or specifier would inline the chunk again, silently (esbuild.options.cjs checkChunkImports).
+  expect(options.checkChunkImports()).toEqual([]);
+  const built = await readdir(dist);
+  expect(options.chunks.map((chunk) => chunk.file).filter((file) => !built.includes(file))).toEqual([]);
+  for (const handler of HANDLERS) expect(built).toContain(`${handler}.cjs`);
+  // The bundles themselves contain the chunks' require() in place of their import().
+  const intake = await readFile(join(dist, 'intake.cjs'), 'utf8');
+  expect(intake).toContain('require("./kfm-local-runtime.cjs")');
+  expect(intake).toContain('require("./kfm-aws-sqs.cjs")');
+  expect(intake).not.toMatch(/SendMessageCommand|KubeConfig|docker-resource\.auto-fetch/);
+});
+
+describe('intake on Lambda (KFM_QUEUE_URL set): the SQS path, with a real SQS API (moto)', () => {
+  let moto: Moto;
+  let client: SQSClient;
+  let queueUrl: string;
+  let target: string;
+  const awsEnv = () => ({
+    AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key', AWS_ENDPOINT_URL_SQS: moto.endpoint,
+  });
+  const intakeEnv = () => ({ ...awsEnv(), KFM_QUEUE_URL: queueUrl });
+  // The worker and status functions of the same deployment, on a directory target (offline: the samples' digest as is).
+  const deployedEnv = () => ({ KFM_QUEUE_URL: queueUrl, KFM_TARGET: `dir:${target}`, KFM_OFFLINE: 'true' });
+  beforeAll(async () => {
+    moto = await startMoto();
+    client = new SQSClient(moto.clientConfig);
+    ({ queueUrl } = await createFifoQueues(client, 'kfm-bundles', 2));
+    target = join(work, 'deployed');
+  }, 60_000);
+  afterAll(async () => {
+    client?.destroy();
+    await moto?.stop();
+  });
+
+  it('a push intake ignores and a failed authentication load no chunk but the shared errors (nothing of the worker, the cluster or SQS)', async () => {
+    const ignored = await invoke('intake', events('push-distribution.json'), { ...intakeEnv(), KFM_IMAGE: 'registry.example:5000/another/repository:v1' });
+    expect(ignored.answer?.statusCode).toBe(202);
+    expect(ignored.body.ignored).toMatch(/pull/);
+    expect(ignored.loadedAtExit).toEqual(['kfm-errors.cjs']);
+    const refused = await invoke('intake', await sample('push-distribution.json', (e) => void (e.headers.authorization = 'Bearer wrong-secret')), intakeEnv());
+    expect(refused.answer?.statusCode).toBe(401);
+    expect(refused.loadedAtExit).toEqual(['kfm-errors.cjs']);
+  });
+
+  it("the SQS chunk's QueueError is the handler's QueueError (one kfm-errors.cjs): a standard queue URL is a 503, not a 500", async () => {
+    const standard = await invoke('intake', events('push-distribution.json'), { ...awsEnv(), KFM_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/not-fifo' });
+    expect(standard.answer?.statusCode).toBe(503);
+    expect(standard.log.find((line) => line.message === 'queue send failed')?.reason).toMatch(/must name an SQS FIFO queue/);
+    expect(standard.loadedAtExit).toEqual(['kfm-aws-sqs.cjs', 'kfm-errors.cjs']);
+  });
+
+  it("accepted config and push go to the FIFO queue (the SQS chunk only), and the worker bundle applies the event source's batch", async () => {
+    const config = await invoke('intake', events('config.json'), intakeEnv());
+    expect(config.answer?.statusCode).toBe(202);
+    const push = await invoke('intake', events('push-distribution.json'), intakeEnv());
+    expect(push.answer?.statusCode).toBe(202);
+    expect(push.body.accepted).toMatch(/^push-[0-9a-f]{40}$/);
+    for (const accepted of [config, push]) expect(accepted.loadedAtExit).toEqual(['kfm-aws-sqs.cjs', 'kfm-errors.cjs']);
+    // The command intake queued for the distribution sample is the one events/worker-push.json carries.
+    expect(push.body.accepted).toBe(JSON.parse(await workerPushBody()).id);
+
+    const answers: Array<{ batch: SQSEvent; result: Invocation }> = [];
+    const source = await startSqsEventSource({
+      client, queueUrl, waitTimeSeconds: 1,
+      handler: async (batch) => {
+        const result = await invoke('worker', batch, deployedEnv());
+        answers.push({ batch: batch as SQSEvent, result });
+        return result.answer as BatchResult;
+      },
+    });
+    try {
+      await source.waitFor(() => answers.flatMap((a) => a.result.steps).length >= 2, 30_000, 'both commands applied');
+    } finally {
+      await source.stop();
+    }
+    const records = answers.flatMap((a) => a.batch.Records);
+    expect(records.map((r) => [r.attributes.MessageGroupId, r.attributes.MessageDeduplicationId])).toEqual([[GROUP, config.body.accepted], [GROUP, push.body.accepted]]);
+    expect(answers.map((a) => a.result.answer)).toEqual(answers.map(() => ({ batchItemFailures: [] })));
+    const steps = answers.flatMap((a) => a.result.steps);
+    expect(steps.map((step) => [step.id, step.outcome])).toEqual([[config.body.accepted, 'applied'], [push.body.accepted, 'applied']]);
+    expect(steps[1]!.status).toEqual({ state: 'active', message: '' });
+    // The worker on Lambda never loads the local runtime or the SQS client.
+    for (const { result } of answers) expect(result.loadedAtExit).not.toContain('kfm-local-runtime.cjs');
+    for (const { result } of answers) expect(result.loadedAtExit).not.toContain('kfm-aws-sqs.cjs');
+    const deployment = parse(await readFile(join(target, 'kubeflow', 'deployment-kubeflow-metadata.yaml'), 'utf8'));
+    expect(deployment.spec.template.spec.containers[0].image).toBe(`gcr.io/kubeflow-images-public/metadata@${DIGEST}`);
+
+    const status = await invoke('status', events('status.json'), deployedEnv());
+    expect(status.answer?.statusCode).toBe(200);
+    expect(status.body.status.state).toBe('active');
+    expect(status.body.recent.map((r: { id: string; outcome: string }) => [r.id, r.outcome])).toEqual([[config.body.accepted, 'applied'], [push.body.accepted, 'applied']]);
+    expect(status.loadedAtExit).not.toContain('kfm-local-runtime.cjs');
+  }, 90_000);
+});
+
+describe('the embedded default (no KFM_QUEUE_URL): intake runs the in-process queue and worker in its own process', () => {
   let target: string;
   const env = () => ({ KFM_TARGET: `dir:${target}`, KFM_OFFLINE: 'true' });
   beforeAll(async () => {
     target = join(work, 'kfm');
   });
 
-  it('config, push and status end active, with YAML files another parser reads', async () => {
-    expect((await invoke('config', events('config.json'), env())).answer?.statusCode).toBe(200);
-    const push = await invoke('push', events('push-distribution.json'), env());
-    expect(push.answer?.statusCode).toBe(200);
+  it('config and push are accepted (202), applied by the worker in the same process, and status ends active, with YAML files another parser reads', async () => {
+    const config = await invoke('intake', events('config.json'), env());
+    expect(config.answer?.statusCode).toBe(202);
+    expect(config.steps.map((step) => [step.id, step.outcome])).toEqual([[config.body.accepted, 'applied']]);
+    const push = await invoke('intake', events('push-distribution.json'), env());
+    expect(push.answer?.statusCode).toBe(202);
+    expect(push.steps.map((step) => [step.id, step.outcome])).toEqual([[push.body.accepted, 'applied']]);
+    expect(push.loadedAtExit).toContain('kfm-local-runtime.cjs');
+    expect(push.loadedAtExit).not.toContain('kfm-aws-sqs.cjs');
     const status = await invoke('status', events('status.json'), env());
     expect(status.body.status.state).toBe('active');
     const folder = join(target, 'kubeflow');
@@ -87,55 +271,109 @@ describe('on the directory target', () => {
   });
 
   it('a redelivered push reads the files back (the YAML parser chunk) and writes nothing', async () => {
-    const again = await invoke('push', events('push-distribution.json'), env());
+    const again = await invoke('intake', events('push-distribution.json'), env());
     expect(again.answer?.statusCode).toBe(202);
-    expect(again.body.changes.filter((change: { outcome: string }) => change.outcome !== 'unchanged')).toEqual([]);
+    expect(again.steps).toHaveLength(1);
+    expect(written(again.steps[0]!)).toEqual([]);
+    expect(again.loadedAtExit).toContain('kfm-js-yaml.cjs');
   });
 
   it('a semver tag policy loads semver on first use; a bad range stops the cold start naming the variable', async () => {
     const fresh = (name: string) => ({ KFM_TARGET: `dir:${join(work, name)}`, KFM_OFFLINE: 'true' });
-    const inRange = await invoke('push', events('push-distribution.json'), { ...fresh('semver-in'), KFM_TAG_POLICY: 'semver:^0.1' });
-    expect(inRange.answer?.statusCode).toBe(200);
-    const outOfRange = await invoke('push', events('push-distribution.json'), { ...fresh('semver-out'), KFM_TAG_POLICY: 'semver:>=9' });
+    const inRange = await invoke('intake', events('push-distribution.json'), { ...fresh('semver-in'), KFM_TAG_POLICY: 'semver:^0.1' });
+    expect(inRange.answer?.statusCode).toBe(202);
+    expect(inRange.body.accepted).toBeDefined();
+    expect(inRange.loaded).toContain('kfm-semver.cjs');
+    const outOfRange = await invoke('intake', events('push-distribution.json'), { ...fresh('semver-out'), KFM_TAG_POLICY: 'semver:>=9' });
     expect(outOfRange.answer?.statusCode).toBe(202);
     expect(JSON.stringify(outOfRange.body)).toContain('tag outside the policy');
-    const bad = await invoke('push', events('push-distribution.json'), { ...fresh('semver-bad'), KFM_TAG_POLICY: 'semver:[[' });
-    expect(bad.loadError).toMatch(/KFM_TAG_POLICY/);
+    expect(outOfRange.steps).toEqual([]);
+    const bad = await invoke('intake', events('push-distribution.json'), { ...fresh('semver-bad'), KFM_TAG_POLICY: 'semver:[[' });
+    expect(bad.loadError ?? bad.handlerError).toMatch(/KFM_TAG_POLICY/);
+  });
+});
+
+describe('the worker bundle on the directory target', () => {
+  const fresh = (name: string) => ({ KFM_TARGET: `dir:${join(work, name)}`, KFM_OFFLINE: 'true' });
+
+  it('an SQS batch (config, then the push of events/worker-push.json) writes the Deployment; a poison record is acknowledged, not retried', async () => {
+    const env = fresh('worker-batch');
+    const result = await invoke('worker', sqsBatch(configCommand, await workerPushBody(), 'not a command'), env);
+    expect(result.handlerError).toBeUndefined();
+    expect(result.answer).toEqual({ batchItemFailures: [] });
+    expect(result.steps.map((step) => step.outcome)).toEqual(['applied', 'applied']);
+    expect(result.log.find((line) => line.message === 'queue message refused')?.reason).toMatch(/not JSON/);
+    const deployment = parse(await readFile(join(work, 'worker-batch', 'kubeflow', 'deployment-kubeflow-metadata.yaml'), 'utf8'));
+    expect(deployment.spec.template.spec.containers[0].image).toBe(`gcr.io/kubeflow-images-public/metadata@${DIGEST}`);
+    expect(result.loadedAtExit).not.toContain('kfm-local-runtime.cjs');
+  });
+
+  it('events/worker-push.json on its own: the step waits for mysql and stores the state', async () => {
+    const result = await invoke('worker', events('worker-push.json'), fresh('worker-sample'));
+    expect(result.answer).toEqual({ batchItemFailures: [] });
+    expect(result.steps.map((step) => [step.outcome, step.status.state])).toEqual([['applied', 'waiting']]);
+  });
+
+  it('direct invocations with an EventBridge event (ECR push, the schedule) are a batch of one', async () => {
+    const ecr = await invoke('worker', events('push-ecr.json'), { ...fresh('worker-ecr'), KFM_IMAGE: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/kubeflow/metadata:v0.1.8', KFM_TAG_POLICY: 'semver:>=0.1.8' });
+    expect(ecr.answer).toEqual({ batchItemFailures: [] });
+    expect(ecr.steps).toHaveLength(1);
+    expect(ecr.steps[0]!.changes.map((change: { kind: string }) => change.kind)).toContain('ConfigMap');
+    const refresh = await invoke('worker', events('refresh.json'), fresh('worker-refresh'));
+    expect(refresh.answer).toEqual({ batchItemFailures: [] });
+    expect(refresh.steps).toHaveLength(1);
   });
 });
 
 describe('on the Kubernetes target (the double)', () => {
   let double: KubeDouble;
+  let registry: TestRegistry;
   let kubeconfig: string;
+  let image: string;
   beforeAll(async () => {
     double = await startKubeDouble();
+    registry = await startRegistry({ auth: false });
+    await pushImage(registry, { repository: 'kubeflow-images-public/metadata', tag: 'v0.1.8', mediaType: 'oci' });
+    image = `${registry.host}/kubeflow-images-public/metadata:v0.1.8`;
     kubeconfig = join(work, 'kubeconfig');
     await writeFile(kubeconfig, double.kubeconfig());
-  });
+  }, 60_000);
   afterAll(async () => {
-    await double.stop();
+    await double?.stop();
+    await registry?.stop();
   });
 
-  it('a config event creates the objects through the kubeconfig connection, and status reads them', async () => {
-    const env = { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig };
-    const config = await invoke('config', events('config.json'), env);
-    expect(config.answer?.statusCode).toBe(200);
-    expect(config.body.changes.map((change: { kind: string }) => change.kind)).toContain('ConfigMap');
+  it('a config command makes the worker create the objects through the kubeconfig connection (digest from the registry), and status reads them', async () => {
+    const env = { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig, KFM_IMAGE: image };
+    const worker = await invoke('worker', sqsBatch(configCommand), env);
+    expect(worker.handlerError).toBeUndefined();
+    expect(worker.answer).toEqual({ batchItemFailures: [] });
+    expect(worker.steps[0]!.changes.map((change: { kind: string }) => change.kind)).toEqual(expect.arrayContaining(['ConfigMap', 'Deployment']));
+    expect(worker.loadedAtExit).toEqual(expect.arrayContaining(['kfm-kubernetes.cjs', 'kfm-js-yaml.cjs']));
+    expect(worker.loadedAtExit).not.toContain('kfm-eks.cjs');
+    const deployment = double.objects().find((o: any) => o.kind === 'Deployment') as any;
+    expect(deployment.spec.template.spec.containers[0].image).toMatch(new RegExp(`^${registry.host}/kubeflow-images-public/metadata@sha256:[0-9a-f]{64}$`));
     const status = await invoke('status', events('status.json'), env);
     expect(status.answer?.statusCode).toBe(200);
     expect(status.body.config).toEqual({ port: 8080, 'database-name': 'metadb' });
   });
 
-  it("a kubeconfig proxy-url reaches the socks agent through its stand-in (an unreachable proxy is a 5xx naming the proxy's refusal)", async () => {
+  it("a kubeconfig proxy-url reaches the socks agent through its stand-in (an unreachable proxy: status 502 naming the proxy's refusal, the worker's record failed for a retry)", async () => {
     const proxied = join(work, 'kubeconfig-socks');
     const config = parse(double.kubeconfig());
     config.clusters[0].cluster['proxy-url'] = 'socks5://127.0.0.1:9'; // nothing listens on the discard port
     await writeFile(proxied, stringify(config));
-    const status = await invoke('status', events('status.json'), { KFM_TARGET: 'kubernetes', KUBECONFIG: proxied });
+    const env = { KFM_TARGET: 'kubernetes', KUBECONFIG: proxied, KFM_IMAGE: image };
+    const status = await invoke('status', events('status.json'), env);
     expect(status.loadError ?? status.handlerError).toBeUndefined();
-    expect(status.answer?.statusCode).toBeGreaterThanOrEqual(500);
+    // 502: the Kubernetes chunk's TargetError is the handler's (one kfm-errors.cjs); a second copy would be a 500.
+    expect(status.answer?.statusCode).toBe(502);
     // Refused by the proxy's port, not by the API server's: the request went through the socks agent.
-    expect(JSON.parse(status.answer!.body).error).toMatch(/ConfigMap .* failed: connect ECONNREFUSED 127\.0\.0\.1:9$/);
+    expect(status.body.error).toMatch(/ConfigMap .* failed: connect ECONNREFUSED 127\.0\.0\.1:9$/);
+    expect(status.loadedAtExit).toContain('kfm-socks-proxy-agent.cjs');
+    const worker = await invoke('worker', sqsBatch(configCommand), env);
+    expect(worker.answer).toEqual({ batchItemFailures: [{ itemIdentifier: 'bundle-test-1' }] });
+    expect(worker.log.find((line) => line.message === 'step failed')?.reason).toMatch(/ECONNREFUSED 127\.0\.0\.1:9/);
   });
 });
 
@@ -143,20 +381,18 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
   let aws: AwsStandIn;
   const seen = () => aws.requests;
   const ACCESS_KEY = 'AKIDBUNDLETEST';
+  const credentials = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key' };
   beforeAll(async () => {
     aws = await startAwsStandIn();
   });
   afterAll(() => aws.stop());
   beforeEach(() => void aws.requests.splice(0));
 
-  /** Runs `script` in a fresh node; it prints JSON. Credentials in the environment unless `credentials` is false. */
-  async function node(script: string, credentials = true): Promise<any> {
+  /** Runs `script` in a fresh node; it prints JSON. Credentials in the environment unless `withCredentials` is false. */
+  async function node(script: string, withCredentials = true): Promise<any> {
     const { stdout } = await run(process.execPath, ['-e', script], {
       cwd: work,
-      env: {
-        PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-1', ...aws.awsEnv(),
-        ...(credentials ? { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: 'bundle-test-secret-access-key' } : {}),
-      },
+      env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', AWS_REGION: 'eu-west-1', ...aws.awsEnv(), ...(withCredentials ? credentials : {}) },
     });
     return JSON.parse(stdout);
   }
@@ -186,6 +422,21 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
     expect(result.loaded).toEqual(['kfm-aws-credentials-env.cjs', 'kfm-eks.cjs', 'kfm-errors.cjs', 'kfm-kubernetes.cjs']);
   });
 
+  it('the worker bundle on EKS as on Lambda: its step reads the workload over verified TLS with a signed token (the stand-in refuses writes: the record is failed for a retry)', async () => {
+    const env = {
+      ...aws.awsEnv(), ...credentials, AWS_REGION: 'eu-west-1',
+      KFM_TARGET: 'kubernetes', KFM_EKS_CLUSTER: 'kfm-test', KFM_EKS_ENDPOINT: aws.endpoint, KFM_EKS_CA: Buffer.from(aws.cert).toString('base64'),
+      KFM_IMAGE: '127.0.0.1:9/kubeflow-images-public/metadata:v0.1.8', // no registry: the fetch fails fast, the state write is tried
+    };
+    const result = await invoke('worker', events('worker-push.json'), env);
+    expect(result.handlerError).toBeUndefined();
+    expect(result.answer?.batchItemFailures).toHaveLength(1);
+    const reads = seen().filter((request) => request.path.startsWith('/api') || request.path.startsWith('/apis'));
+    expect(reads.length).toBeGreaterThanOrEqual(5); // the snapshot: state, two Secrets, Service, Deployment
+    for (const request of reads) expectEksToken(request.authorization);
+    expect(result.loadedAtExit).toEqual(['kfm-aws-credentials-env.cjs', 'kfm-eks.cjs', 'kfm-errors.cjs', 'kfm-kubernetes.cjs']);
+  }, 40_000);
+
   it('no endpoint or CA: eks:DescribeCluster (the bundled EKS client, SigV4-signed) finds them', async () => {
     const result = await node(readThroughEks({}));
     expect(result.found).toBeNull();
@@ -213,12 +464,14 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
   });
 });
 
-it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their own and export what the stand-ins call', async () => {
+it('the chunks only some paths load (EKS, ECR, SQS, OIDC, cloud auth) load on their own and export what the stand-ins call', async () => {
   const probe = `
     const at = (file) => require(${JSON.stringify(dist)} + '/' + file);
     const checks = {
       eks: typeof at('kfm-eks.cjs').connectEks,
       ecr: typeof at('kfm-aws-ecr.cjs').ECRClient,
+      sqs: typeof at('kfm-aws-sqs.cjs').SQSClient + ',' + typeof at('kfm-aws-sqs.cjs').createSqsQueue,
+      local: typeof at('kfm-local-runtime.cjs').localRuntime,
       aws: [typeof at('kfm-aws-eks.cjs').DescribeClusterCommand, typeof at('kfm-aws-credentials.cjs').defaultProvider, typeof at('kfm-aws-credentials-env.cjs').fromEnv].join(','),
       oidc: typeof at('kfm-openid-client.cjs').discovery + ',' + typeof at('kfm-openid-client.cjs').refreshTokenGrant,
       jsonpath: JSON.stringify(at('kfm-jsonpath-plus.cjs').JSONPath({ path: '$.a.b', json: { a: { b: 7 } }, wrap: false })),
@@ -229,22 +482,29 @@ it('the chunks only some paths load (EKS, ECR, OIDC, cloud auth) load on their o
     process.stdout.write(JSON.stringify(checks));`;
   const { stdout } = await run(process.execPath, ['-e', probe], { cwd: work, env: { PATH: process.env.PATH ?? '' } });
   expect(JSON.parse(stdout)).toEqual({
-    eks: 'function', ecr: 'function', aws: 'function,function,function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
+    eks: 'function', ecr: 'function', sqs: 'function,function', local: 'function', aws: 'function,function,function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
   });
 });
 
-it('each Lambda package (osls package) carries its handler and every chunk, and no local state', async () => {
-  const out = join(work, 'package');
-  await run(join(root, 'node_modules', '.bin', 'osls'), ['package', '--package', out], {
-    cwd: root, env: { ...process.env, AWS_EC2_METADATA_DISABLED: 'true' }, timeout: 120_000,
-  });
-  const chunks = (await readdir(dist)).filter((file) => file.startsWith('kfm-')).sort();
-  expect(chunks.length).toBeGreaterThanOrEqual(8);
-  for (const handler of ['push', 'config', 'status']) {
-    const { stdout } = await run('unzip', ['-Z1', join(out, `${handler}.zip`)]);
-    const entries = stdout.split('\n').filter(Boolean);
-    expect(entries).toContain(`handlers/${handler}.cjs`);
-    expect(entries.filter((entry) => entry.startsWith('handlers/kfm-')).map((entry) => entry.slice('handlers/'.length)).sort()).toEqual(chunks);
-    expect(entries.filter((entry) => !entry.startsWith('handlers/'))).toEqual([]); // no .kfm/, src/, node_modules/
+it('each Lambda package (osls package) carries its handler and every chunk, and nothing else', async () => {
+  // In a scratch copy of the service (test/support/osls-package.ts): parallel packages cannot clobber each other.
+  const service = await scratchService();
+  try {
+    const packaged = await service.osls(['package'], { KFM_SECRETS_FROM: 'ssm:/kfm/bundle-test' });
+    if (packaged.code !== 0) throw new Error(`osls package failed (${packaged.code}):\n${packaged.stdout}\n${packaged.stderr}`);
+    const chunks = (await readdir(dist)).filter((file) => file.startsWith('kfm-')).sort();
+    expect(chunks.length).toBeGreaterThanOrEqual(options.chunks.length);
+    for (const handler of HANDLERS) {
+      const zip = join(service.dir, '.serverless', `${handler}.zip`);
+      await access(zip);
+      const { stdout } = await run('unzip', ['-Z1', zip]);
+      const entries = stdout.split('\n').filter(Boolean);
+      expect(entries).toContain(`handlers/${handler}.cjs`);
+      expect(entries.filter((entry) => entry.startsWith('handlers/kfm-')).map((entry) => entry.slice('handlers/'.length)).sort()).toEqual(chunks);
+      // Nothing but the handler and the chunks: no other function's bundle, no .kfm/, src/, node_modules/.
+      expect(entries.filter((entry) => entry !== `handlers/${handler}.cjs` && !entry.startsWith('handlers/kfm-'))).toEqual([]);
+    }
+  } finally {
+    await service.remove();
   }
-}, 120_000);
+}, 300_000);

@@ -4,7 +4,7 @@
 // managedFields below have the shape kube-apiserver 1.36 writes (fieldsV1).
 import fc from 'fast-check';
 import type { KubeObject } from '../src/domain/types.js';
-import { FIELD_MANAGER, adoptionPatch, applyBody, matchesDesired, ownedFields, type FieldSet } from '../src/targets/compare.js';
+import { FIELD_MANAGER, adoptionPatch, applyBody, handoverPatch, matchesDesired, ownedFields, type FieldSet } from '../src/targets/compare.js';
 
 const clone = <T>(value: T): T => structuredClone(value);
 const IMAGE = 'registry.example/metadata@sha256:' + 'a'.repeat(64);
@@ -153,8 +153,10 @@ describe('with our managedFields entry (server-side apply)', () => {
     expect(matchesDesired(secret({ a: 'YQ==' }), asLive(secret({ a: 'YQ==', theirs: 'eA==' }), [entry(fields('a'))]))).toBe(true);
   });
 
-  test('the Update entry a create leaves counts as ours; other managers and the status subresource do not', () => {
+  test('the Update entry a create leaves counts as ours, and the old version\'s; other managers and the status subresource do not', () => {
     expect(ownedFields(asLive(deployment(), [entry(appliedFields(), FIELD_MANAGER, 'Update')]))).toEqual(appliedFields());
+    expect(ownedFields(asLive(deployment(), [entry(appliedFields(), 'unknown', 'Update')]))).toEqual(appliedFields()); // no User-Agent
+    expect(ownedFields(asLive(deployment(), [entry(appliedFields(), 'unknown', 'Apply')]))).toBeUndefined();
     expect(ownedFields(asLive(deployment(), [entry(appliedFields(), 'kubectl-edit', 'Update')]))).toBeUndefined();
     expect(ownedFields(asLive(deployment(), [entry(appliedFields(), FIELD_MANAGER, 'Update', 'status')]))).toBeUndefined();
     const desired = deployment({ ports: [{ name: 'http', containerPort: 9090, protocol: 'TCP' }] });
@@ -170,6 +172,23 @@ describe('the requests', () => {
     expect(body.status).toBeUndefined();
     expect(pod(body)).not.toHaveProperty('imagePullSecrets');
     expect(applyBody(deployment(), 'kubeflow').metadata).not.toHaveProperty('resourceVersion');
+  });
+
+  test('the hand-over after a create records what an apply would have: the fields sent, not the defaults', () => {
+    // Recorded from kube-apiserver 1.36.3: a POST of `sent`, and an apply of the same object.
+    const sent: KubeObject = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'one', namespace: 'kubeflow' },
+      spec: { selector: { matchLabels: { a: 'b' } }, template: { metadata: { labels: { a: 'b' } },
+        spec: { containers: [{ name: 'c', image: 'x', ports: [{ containerPort: 80, protocol: 'TCP' }] }] } } } };
+    const created = JSON.parse('{"f:spec":{"f:progressDeadlineSeconds":{},"f:replicas":{},"f:revisionHistoryLimit":{},"f:selector":{},"f:strategy":{"f:rollingUpdate":{".":{},"f:maxSurge":{},"f:maxUnavailable":{}},"f:type":{}},"f:template":{"f:metadata":{"f:labels":{".":{},"f:a":{}}},"f:spec":{"f:containers":{"k:{\\"name\\":\\"c\\"}":{".":{},"f:image":{},"f:imagePullPolicy":{},"f:name":{},"f:ports":{".":{},"k:{\\"containerPort\\":80,\\"protocol\\":\\"TCP\\"}":{".":{},"f:containerPort":{},"f:protocol":{}}},"f:resources":{},"f:terminationMessagePath":{},"f:terminationMessagePolicy":{}}},"f:dnsPolicy":{},"f:restartPolicy":{},"f:schedulerName":{},"f:securityContext":{},"f:terminationGracePeriodSeconds":{}}}}}');
+    const applied = JSON.parse('{"f:spec":{"f:selector":{},"f:template":{"f:metadata":{"f:labels":{"f:a":{}}},"f:spec":{"f:containers":{"k:{\\"name\\":\\"c\\"}":{".":{},"f:image":{},"f:name":{},"f:ports":{"k:{\\"containerPort\\":80,\\"protocol\\":\\"TCP\\"}":{".":{},"f:containerPort":{},"f:protocol":{}}}}}}}}}');
+    const status = entry({ 'f:status': {} }, 'kube-controller-manager', 'Update', 'status');
+    const create = entry(created, FIELD_MANAGER, 'Update');
+    const patch = handoverPatch(asLive(sent, [status, create]), sent) as any[];
+    expect(patch).toEqual([
+      { op: 'test', path: '/metadata/managedFields/1', value: create },
+      { op: 'replace', path: '/metadata/managedFields/1', value: { ...create, operation: 'Apply', fieldsV1: applied } },
+    ]);
+    expect(handoverPatch(asLive(sent, [status]), sent)).toBeUndefined();
   });
 
   test('the adoption patch turns our create-time Update entry into our Apply entry, keeps the others, and is conditioned', () => {

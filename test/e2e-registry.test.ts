@@ -52,9 +52,9 @@ describe('a real distribution registry notifying the local server', () => {
   it('a push of the tracked tag, then the MySQL relation: active on the pushed digest', async () => {
     first = await pushImage(registry, { repository: REPOSITORY, tag: 'v1', mediaType: 'oci' });
     await until(async () => ((await app.request('GET', '/status', undefined, { authorization: `Bearer ${SECRET}` })).json.resources['oci-image']?.digest === first ? true : undefined), 'the push to be fetched');
-    const config = await app.request('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' });
-    expect(config.status).toBe(200);
-    expect(config.json.status).toEqual({ state: 'active', message: '' });
+    const config = await app.deliver('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' });
+    expect(config.status).toBe(202);
+    expect(config.report).toMatchObject({ id: config.json.accepted, outcome: 'applied', status: { state: 'active', message: '' } });
     expect(await deployedImage()).toBe(`${registry.host}/${REPOSITORY}@${first}`);
     // credentials reached the pull Secret, and the Deployment references it
     const pullSecret = await app.object('Secret', 'kubeflow-metadata-registry');
@@ -79,26 +79,36 @@ describe('a real distribution registry notifying the local server', () => {
   });
 
   it('other tags, other repositories and pushes by digest change nothing', async () => {
+    await app.drain();
     const before = await app.fingerprint();
     await pushImage(registry, { repository: REPOSITORY, tag: 'v2', mediaType: 'oci' });
     await pushImage(registry, { repository: 'someone/else', tag: 'v1', mediaType: 'oci' });
     await pushImage(registry, { repository: REPOSITORY, mediaType: 'oci' });
     await new Promise((resolve) => setTimeout(resolve, 1500)); // let the notifications arrive
+    await app.drain(); // and anything they queued be applied
     expect(await app.fingerprint()).toBe(before);
     expect(await deployedImage()).toBe(`${registry.host}/${REPOSITORY}@${first}`);
   });
 
-  it('a forged payload digest (not in the registry) is refused: blocked with the reason, nothing patched', async () => {
+  it('a forged payload digest (not in the registry) is refused: ignored with the reason, nothing written', async () => {
+    await app.drain();
     const before = (await app.object('Deployment', 'kubeflow-metadata')).spec;
-    const forged = { id: 'forged', timestamp: new Date().toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, digest: `sha256:${'f'.repeat(64)}`, repository: REPOSITORY, tag: 'v1' } };
-    const response = await app.request('POST', '/webhooks/registry/distribution', JSON.stringify({ events: [forged] }), { authorization: `Bearer ${SECRET}`, 'content-type': DIST });
-    expect(response.status).toBe(200);
-    expect(response.json.status).toEqual({ state: 'blocked', message: 'unable to fetch resource: oci-image' });
-    expect(response.json.failures['oci-image']).toMatch(/digest/);
+    const stamps = await app.fingerprint();
+    const forgedDigest = `sha256:${'f'.repeat(64)}`;
+    const forged = { id: 'forged', timestamp: new Date().toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, digest: forgedDigest, repository: REPOSITORY, tag: 'v1' } };
+    const response = await app.deliver('POST', '/webhooks/registry/distribution', JSON.stringify({ events: [forged] }), { authorization: `Bearer ${SECRET}`, 'content-type': DIST });
+    expect(response.status).toBe(202);
+    expect(response.report).toMatchObject({ id: response.json.accepted, outcome: 'ignored', reason: expect.stringContaining(`the registry has no manifest ${forgedDigest}`) });
+    expect(response.report?.changes).toEqual([]);
     expect((await app.object('Deployment', 'kubeflow-metadata')).spec).toEqual(before);
+    expect(await app.fingerprint()).toBe(stamps);
+    const status = await app.request('GET', '/status', undefined, { authorization: `Bearer ${SECRET}` });
+    expect(status.json.status).toEqual({ state: 'active', message: '' }); // a bogus event changes no state
+    expect(status.json.resources['oci-image'].digest).toBe(first);
+    expect(status.json.recent).toEqual(expect.arrayContaining([expect.objectContaining({ id: response.json.accepted, outcome: 'ignored', reason: expect.stringContaining('the registry has no manifest') })]));
   }, 20_000);
 
-  it('the next real push recovers from blocked', async () => {
+  it('the next real push is deployed after the forged one', async () => {
     const third = await pushImage(registry, { repository: REPOSITORY, tag: 'v1', mediaType: 'oci' });
     await waitForImage(third);
     const status = await app.request('GET', '/status', undefined, { authorization: `Bearer ${SECRET}` });
@@ -108,9 +118,12 @@ describe('a real distribution registry notifying the local server', () => {
 
   it('an older push delivered late (a replayed event) does not roll back', async () => {
     const older = { id: 'late', timestamp: '2020-01-01T00:00:00Z', action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 1, digest: first.replace(/.$/, (c) => (c === '0' ? '1' : '0')), repository: REPOSITORY, tag: 'v1' } };
-    const response = await app.request('POST', '/webhooks/registry/distribution', JSON.stringify({ events: [older] }), { authorization: `Bearer ${SECRET}`, 'content-type': DIST });
+    await app.drain();
+    const before = await app.fingerprint();
+    const response = await app.deliver('POST', '/webhooks/registry/distribution', JSON.stringify({ events: [older] }), { authorization: `Bearer ${SECRET}`, 'content-type': DIST });
     expect(response.status).toBe(202);
-    expect(response.json.ignored).toMatch(/older than the deployed/);
+    expect(response.report).toMatchObject({ id: response.json.accepted, outcome: 'ignored', reason: expect.stringMatching(/older than the deployed/) });
+    expect(await app.fingerprint()).toBe(before);
     expect(await deployedImage()).toBe(`${registry.host}/${REPOSITORY}@${first}`);
   });
 
@@ -118,9 +131,11 @@ describe('a real distribution registry notifying the local server', () => {
     const port = await freePort();
     const rogue = await startRegistry({ auth: REGISTRY_AUTH, notifications: { url: `${app.url}/webhooks/registry/distribution`, headers: { Authorization: 'Bearer not-the-secret-000000' } } });
     try {
+      await app.drain();
       const before = await app.fingerprint();
       await pushImage(rogue, { repository: REPOSITORY, tag: 'v1', mediaType: 'oci' });
       await new Promise((resolve) => setTimeout(resolve, 1500));
+      await app.drain();
       expect(await app.fingerprint()).toBe(before);
     } finally {
       await rogue.stop();

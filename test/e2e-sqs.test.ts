@@ -3,7 +3,7 @@
 // up as serverless.yml sets them up (content-based deduplication on, explicit ids
 // from intake, RedrivePolicy maxReceiveCount = MAX_RECEIVE_COUNT), our SQS adapter
 // sending, and test/support/sqs-event-source.ts standing in for Lambda's event
-// source mapping. Stand-in handlers here; the real worker in e2e-sqs-worker.
+// source mapping: stand-in handlers first, then the real intake and worker (handlers/).
 //
 // What is SQS's (moto's) and what is ours: order within a group, the deduplication
 // window and holding a group while its messages are in flight are the queue's. The

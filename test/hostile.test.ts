@@ -1,8 +1,10 @@
 // Hostile input: 500+ malformed or hostile requests (test/support/hostile-corpus.ts)
 // sent over HTTP to the local server and the real handlers, on a deployed
-// workload. Every one must get its exact 4xx (or 202 for an irrelevant push)
-// with an error naming the problem (and the field, for bodies), never a 5xx,
-// and write nothing; the server must still serve afterwards.
+// workload. Every one must get its exact 4xx (or 202 for an irrelevant push:
+// ignored at intake, or accepted and then ignored by the worker; a replay is
+// accepted under the applied push's id and dropped by the queue) with an error
+// naming the problem (and the field, for bodies), never a 5xx, and write
+// nothing; the server must still serve afterwards.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { hostileCorpus, type HostileRequest } from './support/hostile-corpus.js';
@@ -29,6 +31,8 @@ for (const entry of corpus) {
 
 let app: LocalApp;
 let fingerprint: string;
+/** The id intake answered for the setup push: every replay of it must get the same one. */
+let appliedId: string;
 
 /** Raw HTTP: exact headers (no added Content-Type), any method, bodies on GET, paths sent as written. */
 function send(entry: Pick<HostileRequest, 'method' | 'path' | 'headers' | 'body'>): Promise<{ status: number; text: string }> {
@@ -54,11 +58,13 @@ function send(entry: Pick<HostileRequest, 'method' | 'path' | 'headers' | 'body'
 beforeAll(async () => {
   app = await startLocalApp({ KFM_WEBHOOK_SECRET: SECRET, KFM_OFFLINE: 'true' });
   const auth = { authorization: `Bearer ${SECRET}` };
-  const config = await app.request('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: 'hostile-mysql-password' } } }), { ...auth, 'content-type': 'application/json' });
-  expect(config.status).toBe(200);
-  const push = await app.request('POST', '/webhooks/registry/distribution', APPLIED, REPLAY.headers);
-  expect(push.status).toBe(200);
-  expect(push.json.status).toEqual({ state: 'active', message: '' });
+  const config = await app.deliver('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: 'hostile-mysql-password' } } }), { ...auth, 'content-type': 'application/json' });
+  expect(config.status).toBe(202);
+  expect(config.report?.outcome).toBe('applied');
+  const push = await app.deliver('POST', '/webhooks/registry/distribution', APPLIED, REPLAY.headers);
+  expect(push.status).toBe(202);
+  expect(push.report).toMatchObject({ outcome: 'applied', status: { state: 'active', message: '' } });
+  appliedId = push.json.accepted;
   fingerprint = await app.fingerprint();
   expect(fingerprint.split('\n')).toHaveLength(4); // mysql Secret, Service, Deployment, state
 });
@@ -78,16 +84,27 @@ describe('the corpus', () => {
 });
 
 describe.each([...groups.entries()].map(([group, entries]) => ({ group, entries })))('answers $group', ({ entries }) => {
-  it.each(entries.map((entry) => [entry.name, entry] as const))('%s', async (_name, entry) => {
+  it.each(entries.map((entry) => [entry.name, entry] as const))('%s', async (name, entry) => {
+    const steps = app.reports.size;
     const answer = await send(entry);
+    await app.drain();
     let json: any;
     try { json = JSON.parse(answer.text); } catch { json = undefined; }
     // The body rides along so a wrong status shows what the server said.
     expect({ status: answer.status, body: answer.text.slice(0, 300) }).toEqual({ status: entry.expect.status, body: answer.text.slice(0, 300) });
-    if (entry.expect.status === 202) {
+    if (entry.expect.status === 202 && name.startsWith('replay')) {
+      // The same event, the same id: the queue's deduplication drops it, no step runs.
+      expect(json).toEqual({ accepted: appliedId });
+      expect(app.reports.size).toBe(steps);
+    } else if (entry.expect.status === 202 && json?.accepted !== undefined) {
+      // Needs the state to tell (an older version): the worker ignores it, with the reason.
+      expect(app.reports.get(json.accepted)).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/./), changes: [] });
+    } else if (entry.expect.status === 202) {
       expect(typeof json?.ignored).toBe('string');
       expect(json.ignored.length).toBeGreaterThan(0);
+      expect(app.reports.size).toBe(steps); // decided at intake: never queued
     } else {
+      expect(app.reports.size).toBe(steps);
       expect(typeof json?.error).toBe('string');
       if (entry.expect.error) expect(json.error).toMatch(entry.expect.error);
       // `field` exactly when the body is at fault (every 400 but the malformed path).
@@ -106,6 +123,13 @@ describe('afterwards', () => {
     expect(status.json.resources['oci-image']).toMatchObject({ registryPath: IMAGE, digest: DIGEST });
     expect((await app.object('Deployment', 'kubeflow-metadata')).spec.template.spec.containers[0].image).toBe(IMAGE);
     expect(await app.fingerprint()).toBe(fingerprint);
+  });
+
+  it('every step after the setup was an ignored one, and there were some (the older sample events)', () => {
+    const outcomes = [...app.reports.values()].map((report) => report.outcome);
+    expect(outcomes.slice(0, 2)).toEqual(['applied', 'applied']);
+    expect(outcomes.length).toBeGreaterThan(2);
+    expect(new Set(outcomes.slice(2))).toEqual(new Set(['ignored']));
   });
 
   it('no hostile request was logged as an unexpected failure', () => {

@@ -78,6 +78,7 @@ describe('what the deployer needs, it can do', () => {
 });
 
 describe('anything else is refused by the server (403), one request per verb', () => {
+  // [what, kubectl auth can-i arguments, method, path, body?, content type?]
   const forbidden: Array<[string, string[], string, string, unknown?, string?]> = [
     ['list', ['list', 'secrets'], 'GET', path('secrets')],
     ['watch', ['watch', 'deployments.apps'], 'GET', `${path('deployments')}?watch=true`],
@@ -103,7 +104,9 @@ describe('anything else is refused by the server (403), one request per verb', (
       { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'intruder' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }],
   ];
 
-  it.each(forbidden)('%s', async (_what, canIArgs, method, url, body, contentType) => {
+  // Objects, not arrays: jest hands a `done` callback to a test function with more parameters than its row has.
+  it.each(forbidden.map(([what, canIArgs, method, url, body, contentType]) => ({ what, canIArgs, method, url, body, contentType })))(
+    '$what', async ({ canIArgs, method, url, body, contentType }) => {
     const [verb, resource, ...flags] = canIArgs as [string, string, ...string[]];
     const { stdout, code } = await cp.kubectl(['auth', 'can-i', verb, resource, ...(flags.length ? flags : ['-n', NS])], { as: 'deployer' });
     expect([stdout.trim(), code]).toEqual(['no', 1]);

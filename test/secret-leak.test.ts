@@ -2,7 +2,7 @@
 // (config with a MySQL password, pushes looked up in a REAL registry with
 // htpasswd credentials from KFM_REGISTRY_AUTH, a failed lookup, 401s, 400s,
 // a password rotation, status). No secret — plain, or base64 at any byte
-// alignment — may appear in a log line, a response body, or the stored
+// alignment — may appear in a log line, a response body, a step's report, or the stored
 // Deployment, Service or state ConfigMap. The Secrets themselves must hold
 // them (the positive control: the detector finds what is there).
 import { readFile } from 'node:fs/promises';
@@ -30,11 +30,14 @@ const responses: Array<{ what: string; text: string }> = [];
 const auth = { authorization: `Bearer ${WEBHOOK_SECRET}` };
 const json = { 'content-type': 'application/json' };
 
+/** One request, the queue drained: the answer and the worker's report both go to `responses`. */
 async function call(what: string, method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const answer = await app.request(method, path, body, headers);
+  const answer = await app.deliver(method, path, body, headers);
   responses.push({ what, text: answer.text });
+  if (answer.report) responses.push({ what: `${what} (step report)`, text: JSON.stringify(answer.report) });
   return answer;
 }
+let bogusId: string;
 const distribution = (digest: string, second: number) => JSON.stringify({
   events: [{ id: `leak-${second}`, timestamp: new Date(Date.UTC(2030, 0, 1, 0, 0, second)).toISOString(), action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 500, digest, repository: REPOSITORY, tag: 'v1' } }],
 });
@@ -57,8 +60,8 @@ describe('a full scenario', () => {
   it('config with the MySQL password: active, the image pulled with the registry credentials', async () => {
     expect((await call('status before', 'GET', '/status', undefined, auth)).status).toBe(200);
     const config = await call('config', 'POST', '/webhooks/config', JSON.stringify({ config: { port: 8080 }, relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { ...auth, ...json });
-    expect(config.status).toBe(200);
-    expect(config.json.status).toEqual({ state: 'active', message: '' });
+    expect(config.status).toBe(202);
+    expect(config.report).toMatchObject({ id: config.json.accepted, outcome: 'applied', status: { state: 'active', message: '' } });
     const deployment = await app.object('Deployment', 'kubeflow-metadata');
     expect(deployment.spec.template.spec.imagePullSecrets).toEqual([{ name: 'kubeflow-metadata-registry' }]);
   });
@@ -66,21 +69,25 @@ describe('a full scenario', () => {
   it('pushes looked up in the registry (Bearer, and a signed generic push)', async () => {
     const second = await pushImage(registry, { repository: REPOSITORY, tag: 'v1', mediaType: 'oci' });
     const push = await call('push', 'POST', '/webhooks/registry/distribution', distribution(second, 1), { ...auth, 'content-type': DIST });
-    expect(push.status).toBe(200);
+    expect(push.status).toBe(202);
+    expect(push.report?.outcome).toBe('applied');
     expect((await app.object('Deployment', 'kubeflow-metadata')).spec.template.spec.containers[0].image).toBe(`${registry.host}/${REPOSITORY}@${second}`);
     const third = await pushImage(registry, { repository: REPOSITORY, tag: 'v1', mediaType: 'docker' });
     const body = JSON.stringify({ repository: REPOSITORY, tag: 'v1', digest: third, pushedAt: '2030-01-01T00:00:02Z' });
     const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
     const signed = await call('signed push', 'POST', '/webhooks/registry/generic', body, { ...json, 'x-signature': signature });
-    expect(signed.status).toBe(200);
-    expect(signed.json.status).toEqual({ state: 'active', message: '' });
+    expect(signed.status).toBe(202);
+    expect(signed.report).toMatchObject({ outcome: 'applied', status: { state: 'active', message: '' } });
+    expect((await app.object('Deployment', 'kubeflow-metadata')).spec.template.spec.containers[0].image).toBe(`${registry.host}/${REPOSITORY}@${third}`);
   });
 
-  it('a digest the registry does not have: blocked, with the reason', async () => {
+  it('a digest the registry does not have: ignored, with the reason, and nothing written', async () => {
+    const before = await app.fingerprint();
     const push = await call('failed lookup', 'POST', '/webhooks/registry/distribution', distribution(`sha256:${'0'.repeat(64)}`, 3), { ...auth, 'content-type': DIST });
-    expect(push.status).toBe(200);
-    expect(push.json.status).toEqual({ state: 'blocked', message: 'unable to fetch resource: oci-image' });
-    expect(push.json.failures['oci-image']).toMatch(/does not have digest/);
+    expect(push.status).toBe(202);
+    expect(push.report).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining(`the registry has no manifest sha256:${'0'.repeat(64)}`), changes: [] });
+    expect(await app.fingerprint()).toBe(before);
+    bogusId = push.json.accepted;
   }, 20_000);
 
   it('401s: near-miss secrets, bad signatures and URL tokens are refused without echoing anything', async () => {
@@ -113,11 +120,14 @@ describe('a full scenario', () => {
 
   it('a password rotation restarts the pods through the Secret, and the state says nothing of it', async () => {
     const config = await call('rotation', 'POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD_2 } } }), { ...auth, ...json });
-    expect(config.status).toBe(200);
-    expect(config.json.changes).toEqual(expect.arrayContaining([{ kind: 'Secret', name: 'kubeflow-metadata-mysql', outcome: 'patched' }]));
-    expect(config.json.status).toEqual({ state: 'active', message: '' }); // the failed resource was fetched again
+    expect(config.status).toBe(202);
+    expect(config.report?.changes).toEqual(expect.arrayContaining([{ kind: 'Secret', name: 'kubeflow-metadata-mysql', outcome: 'patched' }]));
+    expect(config.report?.status).toEqual({ state: 'active', message: '' });
     const status = await call('status after', 'GET', '/status', undefined, auth);
     expect(status.status).toBe(200);
+    // The bogus push's outcome, held in memory, was stored with this write (and says nothing secret: checked below).
+    const state = JSON.parse((await app.object('ConfigMap', 'kubeflow-metadata-deployer-state')).data['state.json']);
+    expect(state.recent).toEqual(expect.arrayContaining([expect.objectContaining({ id: bogusId, outcome: 'ignored' }), expect.objectContaining({ id: config.json.accepted, outcome: 'applied' })]));
   });
 });
 
@@ -133,7 +143,7 @@ describe('no secret leaked', () => {
   });
 
   it('no response body holds one', () => {
-    expect(responses.length).toBeGreaterThanOrEqual(17);
+    expect(responses.length).toBeGreaterThanOrEqual(22); // 17 answers, 5 step reports
     expect(responses.flatMap(({ what, text }) => leaksIn(text).map((leak) => `${what}: ${leak}`))).toEqual([]);
   });
 

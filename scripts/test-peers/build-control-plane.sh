@@ -102,7 +102,8 @@ install_kwok_stages() {
 [ -x "$CACHE/kwok-$KFM_KWOK_VERSION/bin/kwok" ] && echo "build-control-plane: kwok $KFM_KWOK_VERSION cached" || timed "kwok $KFM_KWOK_VERSION" build_kwok
 install_kwok_stages
 k8s="$CACHE/k8s-$KFM_K8S_VERSION/bin"
-stamped() { "$k8s/kubectl" version --client 2>/dev/null | grep -q "Client Version: $KFM_K8S_VERSION\$"; }
+# (Output captured first: under pipefail, grep -q closing the pipe early would fail kubectl with SIGPIPE.)
+stamped() { local v; v="$("$k8s/kubectl" version --client 2>/dev/null)" || return 1; grep -q "Client Version: $KFM_K8S_VERSION\$" <<<"$v"; }
 if [ -x "$k8s/kube-apiserver" ] && [ -x "$k8s/kube-scheduler" ] && [ -x "$k8s/kube-controller-manager" ] && [ -x "$k8s/kubectl" ] && stamped; then
   echo "build-control-plane: kubernetes $KFM_K8S_VERSION cached"
 else

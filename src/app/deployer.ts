@@ -10,7 +10,7 @@ import type { ImageRef } from '../image/reference.js';
 import type { Logger } from '../log.js';
 import { refreshTag, type TagPolicy } from '../policy/tag-policy.js';
 import { workloadNames } from '../render/names.js';
-import { renderWorkload } from '../render/workload.js';
+import { renderWorkload, type PodOptions } from '../render/workload.js';
 import type { ResourceFetcher } from '../resource/port.js';
 import { GiveUp, withRetry, type Failure } from '../retry.js';
 import type { Target } from '../targets/port.js';
@@ -34,6 +34,8 @@ export interface DeployerDeps {
   target: Target;
   fetcher: ResourceFetcher;
   logger: Logger;
+  /** The pod's user and resources (settings.pod); the render's defaults otherwise. */
+  pod?: Partial<PodOptions>;
   /** Steps recomputed after lost compare-and-swaps, the first included (default 30). */
   maxAttempts?: number;
   now?: () => Date;
@@ -77,7 +79,7 @@ export function createDeployer(deps: DeployerDeps) {
   let sequence = 0;
 
   const render = (planned: Planned) => (generation: number) =>
-    renderWorkload(planned.desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation });
+    renderWorkload(planned.desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation, pod: deps.pod });
   const stateObject = (state: CharmState) => renderStateObject(state, { app: deps.app, namespace: deps.namespace, name: names.state });
 
   /** Fetches of one event, shared by its recomputed attempts (never across events). */

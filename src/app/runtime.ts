@@ -47,7 +47,7 @@ export function lazyDeployer(settings: Settings, logger: Logger, overrides: Runt
     ]);
     return createDeployer({
       app: settings.app, namespace: settings.namespace, image: settings.image, tagPolicy: settings.tagPolicy,
-      setStatus: settings.setStatus, target, fetcher, logger,
+      setStatus: settings.setStatus, pod: settings.pod, target, fetcher, logger,
     });
   }
   return function getDeployer(deadline?: Deadline): Promise<Deployer> {

@@ -24,7 +24,8 @@ export interface InProcessQueueOptions {
 export const defaults = {
   maxReceiveCount: MAX_RECEIVE_COUNT,
   deduplicationWindowMs: 5 * 60_000,
-  retryDelayMs: (receiveCount: number) => Math.min(5_000, 100 * 2 ** (receiveCount - 1)),
+  // Like a visibility timeout that grows: 1, 2, 4, 8 s, so a cluster that is back within ~15 s gets the event.
+  retryDelayMs: (receiveCount: number) => Math.min(30_000, 1_000 * 2 ** (receiveCount - 1)),
   now: () => Date.now(),
 };
 

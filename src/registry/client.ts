@@ -37,6 +37,8 @@ export interface RegistryClientOptions {
   tokenTtlSeconds: number;
   now: () => number;
   fetch: typeof fetch;
+  /** Tags asked for per page of `tags/list`. */
+  tagsPageSize: number;
 }
 
 const defaults: RegistryClientOptions = {
@@ -44,6 +46,7 @@ const defaults: RegistryClientOptions = {
   tokenTtlSeconds: 60,
   now: () => Date.now(),
   fetch: (...args) => fetch(...args), // resolved per call, so tests can replace the global
+  tagsPageSize: 1000,
 };
 /** Distribution notifies our own lookups as `pull` events; this names them in `request.useragent`. */
 export const USER_AGENT = 'kubeflow-metadata-deployer';
@@ -93,7 +96,6 @@ export function parseBearerChallenge(header: string | null): Record<string, stri
   return params.realm ? params : undefined;
 }
 
-const TAGS_PAGE = 1000;
 /** A bound, so a registry that keeps sending `next` cannot hold the step forever. */
 const MAX_TAG_PAGES = 50;
 
@@ -237,7 +239,7 @@ export function createRegistryClient(opts: Partial<RegistryClientOptions> = {}):
     const host = apiHost(ref.registry);
     const base = baseUrl(host);
     const tags: string[] = [];
-    let next: string | undefined = `${base}/v2/${ref.repository}/tags/list?n=${TAGS_PAGE}`;
+    let next: string | undefined = `${base}/v2/${ref.repository}/tags/list?n=${options.tagsPageSize}`;
     for (let page = 0; next !== undefined && page < MAX_TAG_PAGES; page++) {
       const response = await authorized(next, 'GET', 'application/json', ref.repository, request);
       if (!response.ok) throw failure(response.status, host, `${ref.repository} (tags)`, request.credentials !== undefined);

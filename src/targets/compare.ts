@@ -18,6 +18,13 @@ type Json = Record<string, unknown>;
 export type FieldSet = { [key: string]: FieldSet };
 
 export const FIELD_MANAGER = 'kubeflow-metadata-deployer';
+/**
+ * The manager the API server records for a client that sends neither fieldManager nor User-Agent: the
+ * deployer before server-side apply (its strategic merge patches). Its Update entries are adopted as
+ * ours, so an upgrade removes what the old version set and the new one does not (kubectl, controllers
+ * and curl all send a User-Agent, so an operator's edits never carry this name).
+ */
+const LEGACY_MANAGER = 'unknown';
 
 const isMap = (value: unknown): value is Json =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -41,9 +48,10 @@ const managedFieldsOf = (live: unknown): ManagedFieldsEntry[] => {
   return Array.isArray(entries) ? entries.filter(isMap) : [];
 };
 
-/** Our entries on the object itself (not a subresource): the Apply one, and the Update one a create leaves. */
+/** Our entries on the object itself (not a subresource): the Apply one, the Update one a create leaves, the old version's. */
 const ours = (entry: ManagedFieldsEntry): boolean =>
-  entry.manager === FIELD_MANAGER && !entry.subresource && entry.fieldsType === 'FieldsV1' && isMap(entry.fieldsV1);
+  (entry.manager === FIELD_MANAGER || (entry.manager === LEGACY_MANAGER && entry.operation === 'Update'))
+  && !entry.subresource && entry.fieldsType === 'FieldsV1' && isMap(entry.fieldsV1);
 
 function union(a: FieldSet, b: FieldSet): FieldSet {
   const out: FieldSet = { ...a };
@@ -170,11 +178,51 @@ export function applyBody(desired: KubeObject, namespace: string, resourceVersio
 }
 
 /**
- * A create (POST) records the fields it set under an `Update` entry; an apply
- * would never remove those (they look like another manager's). This JSON merge
- * patch turns our entries into one `Apply` entry, as `kubectl apply
+ * A create (POST) records its fields under an `Update` entry of ours, and with
+ * them the defaults the server filled in (strategy, dnsPolicy, ...): an apply
+ * would never remove those fields (they look like another manager's), and
+ * compare would see owned fields desired does not set. Right after the create,
+ * this JSON patch turns that entry into the `Apply` entry an apply of `sent`
+ * would have recorded: the entry's fields that `sent` sets. Its test op makes
+ * it a no-op failure (422) if the entry changed meanwhile; adoptionPatch
+ * covers that case later. Undefined when the create recorded no entry of ours.
+ */
+export function handoverPatch(created: KubeObject, sent: KubeObject): Json[] | undefined {
+  const entries = managedFieldsOf(created);
+  const index = entries.findIndex((entry) => ours(entry) && entry.manager === FIELD_MANAGER && entry.operation === 'Update');
+  const entry = entries[index];
+  if (!entry) return undefined;
+  const { metadata: _metadata, ...content } = sent; // name and namespace are never tracked; labels and annotations are
+  const fieldsV1 = restrict(entry.fieldsV1 as FieldSet, { ...content, metadata: { labels: sent.metadata.labels, annotations: sent.metadata.annotations } });
+  const path = `/metadata/managedFields/${index}`;
+  return [{ op: 'test', path, value: entry }, { op: 'replace', path, value: { ...entry, operation: 'Apply', fieldsV1 } }];
+}
+
+/** The part of `fields` that `value` sets; `.` (the node itself) kept on list items only, as an apply records it. */
+function restrict(fields: FieldSet, value: unknown, item = false): FieldSet {
+  const out: FieldSet = {};
+  for (const [key, set] of Object.entries(fields)) {
+    if (key === '.') {
+      if (item) out[key] = set;
+    } else if (key.startsWith('f:')) {
+      const child = isMap(value) ? value[key.slice(2)] : undefined;
+      if (child !== undefined && child !== null) out[key] = restrict(set, child);
+    } else if (Array.isArray(value)) {
+      const test = itemMatcher(key);
+      const index = value.findIndex((candidate, i) => test(candidate, i));
+      if (index >= 0) out[key] = restrict(set, value[index], true);
+    }
+  }
+  return out;
+}
+
+/**
+ * Our `Update` entries left by a create the handover did not follow (it failed,
+ * or an older version created the object): this JSON merge patch turns them,
+ * with any `Apply` entry of ours, into one `Apply` entry, as `kubectl apply
  * --server-side` does when it takes over from client-side apply; conditioned
- * on `resourceVersion`. Undefined when there is nothing to convert.
+ * on `resourceVersion`. It owns the defaults too: the apply after it drops them
+ * and the server fills them in again. Undefined when there is nothing to convert.
  */
 export function adoptionPatch(live: KubeObject): Json | undefined {
   const entries = managedFieldsOf(live);

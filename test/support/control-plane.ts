@@ -22,7 +22,7 @@
 //
 // One control plane per test file (not a jest globalSetup): files use the same fixed names (namespace
 // kubeflow, the objects rbac.yaml names), so sharing would mix their objects and audit counts. Startup
-// is ~5-10 s; jest runs one worker per spare core. In tests the children stay in jest's process group (a
+// is ~3 s on an idle 2-core machine; jest runs one worker per spare core. In tests the children stay in jest's process group (a
 // Ctrl-C takes them down too) and are killed when the worker exits; `persistent` (npm run cluster) starts
 // them detached so they outlive the command.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -207,14 +207,15 @@ export async function startControlPlane(options: { stateDir?: string; persistent
       `--service-account-signing-key-file=${pki.serviceAccountKeyFile}`, '--service-cluster-ip-range=10.96.0.0/12',
       '--allow-privileged=true', `--audit-policy-file=${file('audit-policy.yaml')}`, `--audit-log-path=${file('audit.log')}`,
       '--profiling=false']);
-    // The others wait for the API server themselves; starting them now overlaps their start-up with its.
+    // The others only after /readyz: the controller-manager gives up (exits) when the API server is not
+    // healthy within its own short wait, which a loaded machine exceeds.
+    await until('kube-apiserver /readyz', async () => (await request('GET', '/readyz')).status === 200);
     start('kube-controller-manager', bin.controllerManager, [`--kubeconfig=${cmConfig}`, '--leader-elect=false', '--secure-port=0',
       `--service-account-private-key-file=${pki.serviceAccountKeyFile}`, `--root-ca-file=${pki.caFile}`]);
     start('kube-scheduler', bin.scheduler, [`--kubeconfig=${schedulerConfig}`, '--leader-elect=false', '--secure-port=0']);
     start('kwok', bin.kwok, [`--kubeconfig=${kwokConfig}`, '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', `--config=${file('kwok-stages.yaml')}`,
       '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.244.0.0/16']);
-    await until('kube-apiserver /readyz', async () => (await request('GET', '/readyz')).status === 200);
     const node = await request('POST', '/api/v1/nodes', { body: {
       apiVersion: 'v1', kind: 'Node',
       metadata: { name: FAKE_NODE, annotations: { 'kwok.x-k8s.io/node': 'fake' },

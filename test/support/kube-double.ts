@@ -1,21 +1,23 @@
-// A Kubernetes API server double for the Kubernetes target's tests.
+// A Kubernetes API server double. NOT used by the Kubernetes suites any more: they run on a real
+// control plane (control-plane.ts; faults from fault-proxy.ts in front of it), which models what this
+// never did (validation, defaulting, admission, RBAC, server-side apply, rollouts).
 //
+// Why it is still here: one remaining user, test/bundles.test.ts ("on the Kubernetes target (the
+// double)"), which only needs *an* API server to prove the bundled handlers connect through a
+// kubeconfig (and a proxy-url). Nothing about that needs the double: pointing it at
+// startControlPlane()'s deployerKubeconfig (after applyDeployerRbac()) does the same job on a real
+// server. Once that file is converted, delete this one. Do not add new users.
+//
+// What it models and does not model (for that last user):
 // Models: namespaced core/v1 secrets, services, configmaps and apps/v1 deployments:
 // GET (one or a list), POST, PUT, PATCH; strategic merge patch applied by
 // Kubernetes' own code (`kubectl patch --local`, calls serialised); JSON merge
 // patch (RFC 7386); one global resourceVersion counter and the 409 for a stale
-// one; uid, creationTimestamp, generation (Deployments: bumped when spec changes);
-// Secret stringData → data; a few defaults (Deployment replicas/strategy, container
-// terminationMessagePath/imagePullPolicy, port protocol, Service type/clusterIP/
-// targetPort, Secret type) so live objects carry fields desired ones do not set;
-// bearer-token authentication (401); Status bodies as the API server sends them.
-//
-// Does NOT model: admission (no validation beyond name/namespace/kind, and the
-// patched object is not type-checked: kubectl --local accepts `containers: "x"`
-// where a real server answers 422), mutating webhooks, defaulting beyond the
-// above, managedFields and server-side apply, JSON patch (415), DELETE, watch,
-// RBAC, finalizers and garbage collection, status subresources, controllers
-// (no ReplicaSets, no rollout), label selectors, dry-run, API discovery.
+// one; uid, creationTimestamp, generation; Secret stringData → data; a few
+// defaults; bearer-token authentication (401); Status bodies as the API server sends them.
+// Does NOT model: admission and validation, server-side apply (an apply patch is a 415),
+// managedFields, DELETE, watch, RBAC, status subresources, controllers (no rollout),
+// label selectors, dry-run, API discovery.
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +26,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { kubectlPath } from './control-plane.js';
 import { watchSecrets, watchStore } from './leak-guard.js';
 
 type Obj = Record<string, unknown>;
@@ -126,7 +129,7 @@ export interface KubeDouble {
 }
 
 export async function startKubeDouble(options: { kubectl?: string; token?: string } = {}): Promise<KubeDouble> {
-  const kubectl = options.kubectl ?? 'kubectl';
+  const kubectl = options.kubectl ?? kubectlPath(); // the kubectl the project builds, never the machine's
   const token = options.token ?? `double-${randomUUID()}`;
   const store = new Map<string, Obj>();
   const requests: LoggedRequest[] = [];

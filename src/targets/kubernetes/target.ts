@@ -9,7 +9,7 @@
 import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubeObject } from '../../domain/types.js';
 import { ConflictError, TargetError } from '../../errors.js';
-import { FIELD_MANAGER, adoptionPatch, applyBody, matchesDesired } from '../compare.js';
+import { FIELD_MANAGER, adoptionPatch, applyBody, handoverPatch, matchesDesired } from '../compare.js';
 import type { ObjectKey, Target, WriteOutcome } from '../port.js';
 import {
   GiveUp, isRetryableCode, isRetryableStatus, parseRetryAfter, requestTimeout, withRetry, type Failure, type RetryOptions,
@@ -26,8 +26,8 @@ export interface KubernetesTargetOptions {
   retry?: RetryOptions;
 }
 
-/** `adopt`: our create-time field ownership turned into the apply's (see adoptionPatch). */
-type Op = 'read' | 'create' | 'adopt' | 'apply';
+/** `handover`, `adopt`: our create-time field ownership turned into the apply's (see handoverPatch, adoptionPatch). */
+type Op = 'read' | 'create' | 'handover' | 'adopt' | 'apply';
 
 /** Where each kind lives: `{prefix}/namespaces/{ns}/{resource}[/{name}]`. */
 const KINDS: Record<string, { apiVersion: string; prefix: string; resource: string }> = {
@@ -40,15 +40,17 @@ const KINDS: Record<string, { apiVersion: string; prefix: string; resource: stri
 const CONTENT_TYPE: Record<Op, string | undefined> = {
   read: undefined,
   create: 'application/json',
+  handover: 'application/json-patch+json',
   adopt: 'application/merge-patch+json',
   apply: 'application/apply-patch+yaml', // a JSON body is valid YAML
 };
-const METHOD: Record<Op, ApiRequest['method']> = { read: 'GET', create: 'POST', adopt: 'PATCH', apply: 'PATCH' };
+const METHOD: Record<Op, ApiRequest['method']> = { read: 'GET', create: 'POST', handover: 'PATCH', adopt: 'PATCH', apply: 'PATCH' };
 const MANAGER = `fieldManager=${FIELD_MANAGER}`;
 /** A create records its fields under our name too (adoptionPatch relies on it); only an apply may force. */
-const QUERY: Record<Op, string> = { read: '', create: `?${MANAGER}`, adopt: `?${MANAGER}`, apply: `?${MANAGER}&force=true` };
-/** How errors name an operation: both writes to an existing object are PATCH requests. */
-const VERB: Record<Op, string> = { read: 'read', create: 'create', adopt: 'patch', apply: 'patch' };
+const QUERY: Record<Op, string> = { read: '', create: `?${MANAGER}`, handover: `?${MANAGER}`, adopt: `?${MANAGER}`, apply: `?${MANAGER}&force=true` };
+const HANDOVER_ATTEMPTS = 3;
+/** How errors name an operation: every write to an existing object is a PATCH request. */
+const VERB: Record<Op, string> = { read: 'read', create: 'create', handover: 'patch', adopt: 'patch', apply: 'patch' };
 
 /** A non-2xx answer; carries the Status message and Retry-After, never the body itself. */
 class ApiStatusError extends Error {
@@ -128,6 +130,33 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     }
   }
 
+  /**
+   * Turns the create's field ownership into the apply's (handoverPatch). Best effort: when it fails the
+   * object still exists as desired, and the next write that changes it adopts those fields (adoptionPatch).
+   */
+  async function handOver(created: KubeObject, sent: KubeObject): Promise<void> {
+    const { kind, metadata: { name } } = sent;
+    let object: KubeObject = created;
+    for (let attempt = 1; ; attempt += 1) {
+      const patch = handoverPatch(object, sent);
+      if (!patch) return;
+      try {
+        await call('handover', kind, name, JSON.stringify(patch));
+        return;
+      } catch (error) {
+        if (!(error instanceof TargetError || error instanceof ConflictError)) throw error;
+        // 422: the test op failed, as another writer (the controller updating the status) moved our entry
+        // in the sorted list: compute it again from a fresh read.
+        if (!(error instanceof TargetError && error.statusCode === 422) || attempt >= HANDOVER_ATTEMPTS) return;
+      }
+      try {
+        object = (await call('read', kind, name)).object;
+      } catch {
+        return;
+      }
+    }
+  }
+
   return {
     description: `kubernetes:${server}`,
 
@@ -147,7 +176,9 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       }
       if (!live) {
         // Not an apply: an apply creates or updates, and the caller must learn of a racing creator (409).
-        await call('create', kind, metadata.name, JSON.stringify(applyBody(desired, namespace)));
+        const sent = applyBody(desired, namespace);
+        const { object } = await call('create', kind, metadata.name, JSON.stringify(sent));
+        await handOver(object, sent);
         return 'created';
       }
       if (matchesDesired(desired, live)) return 'unchanged';
