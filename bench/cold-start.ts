@@ -1,19 +1,27 @@
 // Cold init: fresh `node` processes that require a bundle and run one
-// invocation, timed from spawn to exit, alternated with `node -e 0` so both
-// share the machine's noise. The figure is the ratio of the medians.
+// invocation, timed from spawn to exit, alternated with `node -e 0` (or a
+// case's own baseline: a minimal script doing the same I/O) so both share the
+// machine's noise. The figure is the ratio of the medians.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpEvent, SECRET } from './events.js';
+import { httpEvent, SECRET, workerBatch } from './events.js';
 import { median } from './stats.js';
 
 export interface ColdCase {
   name: string;
   bundle: string;
-  route: 'push' | 'config' | 'status';
+  /**
+   * The invocation: an HTTP route's request (`intake` is a push), or for `worker` an SQS batch of a
+   * config and a push command (the Deployment is written); `event` replaces it (the round's number given).
+   */
+  route: 'intake' | 'push' | 'config' | 'status' | 'worker';
+  event?: (n: number) => unknown;
   /** Replaces the temp `dir:` target (e.g. the Kubernetes target). */
   env?: Record<string, string>;
+  /** Its own baseline instead of `node -e 0`: node's arguments (a script doing the same I/O, say). */
+  baseline?: string[];
 }
 
 export interface ColdStart {
@@ -47,16 +55,24 @@ export async function measureColdStarts(cases: ColdCase[], runs: number, node = 
   const samples = cases.map(() => [] as number[]);
   const failures = cases.map(() => [] as string[]);
   const baseline: number[] = [];
+  const ownBaselines = cases.map(() => [] as number[]);
   const root = mkdtempSync(join(tmpdir(), 'kfm-bench-cold-'));
   // A minimal environment for both: no NODE_OPTIONS, NODE_EXTRA_CA_CERTS or the like skewing either side.
   const base = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true' };
   try {
     for (let round = 0; round < runs; round++) {
       for (const [index, c] of cases.entries()) {
-        baseline.push((await timed(node, ['-e', '0'], base)).ms);
+        if (c.baseline) {
+          const own = await timed(node, c.baseline, base);
+          ownBaselines[index]!.push(own.ms);
+          if (own.error) failures[index]!.push(`baseline: ${own.error}`);
+        } else {
+          baseline.push((await timed(node, ['-e', '0'], base)).ms);
+        }
         const target = c.env ?? { KFM_TARGET: `dir:${join(root, `${index}-${round}`)}`, KFM_OFFLINE: 'true' }; // fresh: same work every run
         const env = { ...base, KFM_WEBHOOK_SECRET: SECRET, ...target };
-        const result = await timed(node, [script, c.bundle, JSON.stringify(httpEvent(c.route, round + 1))], env);
+        const event = c.event ? c.event(round + 1) : c.route === 'worker' ? workerBatch(round + 1) : httpEvent(c.route === 'intake' ? 'push' : c.route, round + 1);
+        const result = await timed(node, [script, c.bundle, JSON.stringify(event)], env);
         samples[index]!.push(result.ms);
         if (result.error) failures[index]!.push(result.error);
       }
@@ -64,9 +80,10 @@ export async function measureColdStarts(cases: ColdCase[], runs: number, node = 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  const baselineMs = median(baseline);
+  const shared = median(baseline);
   return cases.map((c, index) => {
     const medianMs = median(samples[index]!);
+    const baselineMs = c.baseline ? median(ownBaselines[index]!) : shared;
     return { name: c.name, medianMs, baselineMs, ratio: medianMs / baselineMs, failures: failures[index]! };
   });
 }

@@ -41,3 +41,35 @@ export function httpEvent(route: Route, n: number): Record<string, unknown> {
     body, isBase64Encoded: false,
   };
 }
+
+/** What intake queues for `distributionPush(n, digest)` (src/intake/commands.ts's shape; the id is the bench's own). */
+export function pushCommand(n: number, digest = digestFor(n)): Record<string, unknown> {
+  return {
+    kind: 'push', id: `push-bench-${n}`, receivedAt: new Date(EPOCH + n * 1000).toISOString(),
+    pushes: [{ provider: 'distribution', repository: REPOSITORY, tag: TAG, digest, pushedAt: new Date(EPOCH + n * 1000).toISOString() }],
+  };
+}
+
+/** A config command: `mysql` false leaves the relation out (the step then only stores the state). */
+export function configCommand(n: number, options: { port?: number; mysql?: boolean } = {}): Record<string, unknown> {
+  const { relations } = JSON.parse(configBody()) as { relations: { mysql: Record<string, unknown> } };
+  return {
+    kind: 'config', id: `config-bench-${n}`, receivedAt: new Date(EPOCH + n * 1000).toISOString(),
+    config: { port: options.port ?? 8080 },
+    ...(options.mysql === false ? {} : { mysql: { user: 'root', ...relations.mysql } }),
+  };
+}
+
+/** SQS records as Lambda's event source delivers them (the fields the worker reads, and a few more), one group. */
+export function sqsBatch(...commands: Array<Record<string, unknown>>): { Records: unknown[] } {
+  return {
+    Records: commands.map((command, index) => ({
+      messageId: `bench-${index + 1}`, receiptHandle: 'bench', body: JSON.stringify(command), messageAttributes: {}, md5OfBody: '',
+      attributes: { ApproximateReceiveCount: '1', SentTimestamp: String(EPOCH), MessageGroupId: 'kubeflow/kubeflow-metadata', MessageDeduplicationId: String(command.id) },
+      eventSource: 'aws:sqs', eventSourceARN: 'arn:aws:sqs:eu-west-1:123456789012:kfm-bench.fifo', awsRegion: 'eu-west-1',
+    })),
+  };
+}
+
+/** The worker's cold-start batch on a fresh directory target: a config, then a push (the Deployment is written). */
+export const workerBatch = (n: number) => sqsBatch(configCommand(n), pushCommand(n));

@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { createDeployer, type Deployer } from '../src/app/deployer.js';
-import type { KubeObject } from '../src/domain/types.js';
+import { createDeployer, type Deployer, type Trigger } from '../src/app/deployer.js';
+import type { KubeObject, PushEvent } from '../src/domain/types.js';
 import { TargetError } from '../src/errors.js';
 import { parseImageRef } from '../src/image/reference.js';
 import { silentLogger } from '../src/log.js';
@@ -52,8 +52,9 @@ const fetcher: ResourceFetcher = {
   },
 };
 
-const pushOf = (n: number) => ({ hook: 'upgrade-charm', pushes: [{ provider: 'generic', registry: REGISTRY, repository: 'kubeflow/metadata', tag: version(n), digest: digestOf(n) }] }) as const;
-const config = { hook: 'config-changed', mysql: { host: 'mysql', port: 3306, user: 'root', password: MYSQL_PASSWORD } } as const;
+const pushEventOf = (n: number): PushEvent => ({ provider: 'generic', registry: REGISTRY, repository: 'kubeflow/metadata', tag: version(n), digest: digestOf(n) });
+const pushOf = (n: number): Trigger => ({ hook: 'upgrade-charm', pushes: [pushEventOf(n)] });
+const config: Trigger = { hook: 'config-changed', mysql: { host: 'mysql', port: 3306, user: 'root', password: MYSQL_PASSWORD } };
 
 interface Shared {
   dir: string;
@@ -152,7 +153,7 @@ describe('a crash between the claim and the writes', () => {
   const repairs: Array<[string, (deployers: Deployer[]) => Promise<unknown>]> = [
     ['the same push again (a duplicate), in the same process', (d) => d[0]!.run(pushOf(1))],
     ['the same push again, in the other process', (d) => d[1]!.run(pushOf(1))],
-    ['an older push', (d) => d[1]!.run({ hook: 'upgrade-charm', pushes: [{ ...pushOf(1).pushes[0], tag: version(0), digest: digestOf(0) }] })],
+    ['an older push', (d) => d[1]!.run(pushOf(0))],
     ['a scheduled refresh', (d) => d[0]!.run({ hook: 'upgrade-charm' })],
     ['an unchanged config', (d) => d[1]!.run(config)],
   ];

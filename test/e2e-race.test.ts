@@ -99,7 +99,9 @@ describe('twelve pushes at once over two processes', () => {
     for (;;) {
       const views = await Promise.all([status(a.url), status(b.url)]);
       const seen = new Set(views.flatMap((view) => view.recent.map((entry: { id: string }) => entry.id)));
-      if (views[0].resources['oci-image']?.digest === newest && ids.every((id) => seen.has(id))) break;
+      // The state is claimed before the Deployment is written: wait for the Deployment itself.
+      const live = await cp.kubectl(['-n', 'kubeflow', 'get', 'deployment', 'kubeflow-metadata', '-o', 'jsonpath={.spec.template.spec.containers[0].image}'], { as: 'admin' });
+      if (live.stdout.endsWith(newest) && ids.every((id) => seen.has(id))) break;
       if (Date.now() > end) throw new Error(`not settled: ${JSON.stringify(views.map((view) => view.recent))}\n${a.output.join('')}${b.output.join('')}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -9,11 +9,13 @@ here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=/dev/null
 . "$here/versions.env"
 CACHE="${KFM_PEERS_CACHE:-$HOME/.cache/kfm-test-peers}"
-command -v go >/dev/null || { echo "build-control-plane: Go is missing (need go >= 1.25 on PATH)" >&2; exit 1; }
+command -v go >/dev/null || { echo "build-control-plane: Go is missing (need go >= 1.26 on PATH: k8s.io/kubernetes v1.36 requires it)" >&2; exit 1; }
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 LDFLAGS="-s -w"
 
 fail_unserved() { echo "build-control-plane: the Go module proxy does not serve $1" >&2; exit 1; }
+# A tidy fails for an unserved module or for a Go older than a module's go line: go's message above says which.
+fail_tidy() { echo "build-control-plane: resolving the modules of $1 failed (see above: a module not served, or Go $(go env GOVERSION) too old)" >&2; exit 1; }
 timed() { local name="$1"; shift; local t0=$SECONDS; "$@"; echo "build-control-plane: $name built in $((SECONDS - t0)) s"; }
 
 build_kubernetes() {
@@ -42,7 +44,7 @@ GO
     grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | sort -u | while read -r m; do
       go mod edit -replace="$m=$m@$minor"
     done
-    go mod tidy >/dev/null 2>"$work/tidy.err" || { cat "$work/tidy.err" >&2; fail_unserved "a dependency of k8s.io/kubernetes@$KFM_K8S_VERSION (see above)"; }
+    go mod tidy >/dev/null 2>"$work/tidy.err" || { cat "$work/tidy.err" >&2; fail_tidy "k8s.io/kubernetes@$KFM_K8S_VERSION"; }
     grep -q "k8s.io/kubernetes $KFM_K8S_VERSION\$" go.mod || { echo "build-control-plane: the wrapper resolved another k8s.io/kubernetes than $KFM_K8S_VERSION" >&2; exit 1; }
     mkdir -p "$out.tmp"
     # The version stamps hack/lib/version.sh sets, so `kubectl version` and /version say v1.x.y, not v0.0.0-master.
@@ -63,7 +65,7 @@ build_etcd() {
     go mod init kfm.local/etcd >/dev/null 2>&1
     go mod edit -go=1.25 -require="go.etcd.io/etcd/server/v3@$KFM_ETCD_VERSION"
     printf '//go:build tools\n\npackage tools\n\nimport _ "go.etcd.io/etcd/server/v3"\n' > tools.go
-    go mod tidy >/dev/null 2>"$work/tidy.err" || { cat "$work/tidy.err" >&2; fail_unserved "go.etcd.io/etcd/server/v3@$KFM_ETCD_VERSION"; }
+    go mod tidy >/dev/null 2>"$work/tidy.err" || { cat "$work/tidy.err" >&2; fail_tidy "go.etcd.io/etcd/server/v3@$KFM_ETCD_VERSION"; }
     mkdir -p "$out.tmp"
     go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/etcd" go.etcd.io/etcd/server/v3 )
   rm -rf "$out"; mv "$out.tmp" "$out"; rm -rf "$work"
@@ -75,7 +77,7 @@ build_kwok() {
     go mod init kfm.local/kwok >/dev/null 2>&1
     printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' > tools.go
     go mod edit -go=1.25 -require="sigs.k8s.io/kwok@$KFM_KWOK_VERSION"
-    go mod tidy >/dev/null 2>"$work/tidy.err" || { cat "$work/tidy.err" >&2; fail_unserved "sigs.k8s.io/kwok@$KFM_KWOK_VERSION"; }
+    go mod tidy >/dev/null 2>"$work/tidy.err" || { cat "$work/tidy.err" >&2; fail_tidy "sigs.k8s.io/kwok@$KFM_KWOK_VERSION"; }
     mkdir -p "$out.tmp/bin"
     go build -trimpath -ldflags "$LDFLAGS" -o "$out.tmp/bin/kwok" sigs.k8s.io/kwok/cmd/kwok )
   rm -rf "$out/bin"; mkdir -p "$out"; mv "$out.tmp/bin" "$out/bin"; rm -rf "$out.tmp" "$work"

@@ -124,7 +124,26 @@ function launch(stateDir: string, name: string, bin: string, args: string[], per
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startControlPlane(options: { stateDir?: string; persistent?: boolean } = {}): Promise<ControlPlane> {
+export interface StartOptions {
+  /** Where certificates, kubeconfigs, etcd data, the audit log and logs go (default: a temp dir that stop() removes). */
+  stateDir?: string;
+  /** Detached children that outlive this process (npm run cluster); default false (tests). */
+  persistent?: boolean;
+}
+
+export async function startControlPlane(options: StartOptions = {}): Promise<ControlPlane> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      // Ports are picked free before the components bind them: another process may take one meanwhile.
+      if (attempt >= 3 || !/address already in use/.test((error as Error).message)) throw error;
+      if (options.stateDir) await rm(join(options.stateDir, 'etcd'), { recursive: true, force: true });
+    }
+  }
+}
+
+async function startOnce(options: StartOptions): Promise<ControlPlane> {
   const t0 = Date.now();
   const bin = binaries();
   const persistent = options.persistent ?? false;
