@@ -1,4 +1,4 @@
-// npm run bench: every figure of issue 5 in one run, next to its target.
+// npm run bench: every figure of issues 5 and 10 in one run, next to its target.
 // Builds the bundles (scripts/build.mjs), then measures cold init, bundle
 // sizes, push→patch latency (directory target; a real Kubernetes API server +
 // real registry, through the handlers and, warm, the worker's step alone),
@@ -13,11 +13,12 @@ import { join } from 'node:path';
 import { startControlPlane } from '../test/support/control-plane.js';
 import { startAwsStandIn } from '../test/support/aws-stand-in.js';
 import { measureColdStarts, type ColdCase } from './cold-start.js';
+import { queueFigures } from './queue-figures.js';
 import { median, ms, percentile } from './stats.js';
 
 const root = join(import.meta.dirname, '..');
 const MB = 1024 * 1024;
-const HANDLERS = ['push', 'config', 'status'];
+const HANDLERS = ['intake', 'worker', 'status'];
 const runs = Math.max(15, Number(process.env.KFM_BENCH_RUNS ?? 15));
 const pushes = Number(process.env.KFM_BENCH_PUSHES ?? 0);
 const DUPLICATES = 1000;
@@ -51,7 +52,7 @@ step('building the bundles');
 const files = JSON.parse(node([join(root, 'scripts', 'build.mjs'), '--json'], 'build')) as Array<{ name: string; file: string; bytes: number }>;
 const bundles = Object.fromEntries(HANDLERS.map((name) => [name, join(root, 'dist', `${name}.cjs`)]));
 
-step(`cold starts: ${runs} rounds of node -e 0 / push / config / status (dir target), status (Kubernetes target: kubeconfig, EKS)`);
+step(`cold starts: ${runs} rounds of node -e 0 / intake (a push, in-process worker) / worker (config + push batch) / status (dir target), status (Kubernetes target: kubeconfig, EKS)`);
 const cp = await startControlPlane();
 await cp.applyDeployerRbac();
 const aws = await startAwsStandIn();
@@ -131,6 +132,9 @@ for (const [mode, label, samples] of [['dir', 'directory target', pushes || 200]
     failures.length === 0 && totals.length === samples && percentile(overheads, 99) <= 50);
   if (failures.length) notes.push(`the step on a real API server: ${failures.length} pushes did not patch, first: ${failures[0]}`);
 }
+
+// Issue 10: intake on Lambda and the worker on EKS (cold), intake's warm answer, push→patch through the in-process queue.
+await queueFigures({ row, notes, step, bundles, runs });
 
 step(`ECR: ${DUPLICATES} EventBridge events, 10 at a time`);
 const ecr = worker<{ events: number; calls: number; lookups: number; unauthenticated: number; outcomes: Record<string, number> }>('ecr-worker.ts', ['<out>', String(DUPLICATES)]);

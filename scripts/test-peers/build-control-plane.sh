@@ -11,15 +11,26 @@ here="$(cd "$(dirname "$0")" && pwd)"
 CACHE="${KFM_PEERS_CACHE:-$HOME/.cache/kfm-test-peers}"
 command -v go >/dev/null || { echo "build-control-plane: Go is missing (need go >= 1.26 on PATH: k8s.io/kubernetes v1.36 requires it)" >&2; exit 1; }
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
+# One build at a time per cache: two at once would write the same $out.tmp (and double the time).
+mkdir -p "$CACHE"
+exec 9>"$CACHE/.build.lock"
+flock -n 9 || { echo "build-control-plane: another build holds $CACHE/.build.lock; waiting for it" >&2; flock 9; }
 LDFLAGS="-s -w"
 
 fail_unserved() { echo "build-control-plane: the Go module proxy does not serve $1" >&2; exit 1; }
+# Asks the proxy for the pinned module itself first, so an unserved version is named as such.
+require_served() { go mod download "$1" >/dev/null 2>&1 || { go mod download "$1" 2>&1 | tail -3 >&2 || true; fail_unserved "$1"; }; }
 # A tidy fails for an unserved module or for a Go older than a module's go line: go's message above says which.
 fail_tidy() { echo "build-control-plane: resolving the modules of $1 failed (see above: a module not served, or Go $(go env GOVERSION) too old)" >&2; exit 1; }
+# The throw-away wrapper modules go, whichever way the script ends.
+WORK_DIRS=()
+trap 'rm -rf "${WORK_DIRS[@]}"' EXIT
+# Sets $SCRATCH (not a $(...) call: a subshell could not record the directory for the trap).
+scratch() { SCRATCH="$(mktemp -d)"; WORK_DIRS+=("$SCRATCH"); }
 timed() { local name="$1"; shift; local t0=$SECONDS; "$@"; echo "build-control-plane: $name built in $((SECONDS - t0)) s"; }
 
 build_kubernetes() {
-  local out="$CACHE/k8s-$KFM_K8S_VERSION/bin" work; work="$(mktemp -d)"
+  local out="$CACHE/k8s-$KFM_K8S_VERSION/bin" work; scratch; work="$SCRATCH"
   local minor="v0.${KFM_K8S_VERSION#v1.}"
   go mod download -json "k8s.io/kubernetes@$KFM_K8S_VERSION" >"$work/dl.json" 2>&1 || { cat "$work/dl.json" >&2; fail_unserved "k8s.io/kubernetes@$KFM_K8S_VERSION"; }
   local gomod; gomod="$(sed -n 's/.*"GoMod": "\(.*\)".*/\1/p' "$work/dl.json")"
@@ -60,7 +71,8 @@ GO
 }
 
 build_etcd() {
-  local out="$CACHE/etcd-$KFM_ETCD_VERSION/bin" work; work="$(mktemp -d)"
+  local out="$CACHE/etcd-$KFM_ETCD_VERSION/bin" work; scratch; work="$SCRATCH"
+  require_served "go.etcd.io/etcd/server/v3@$KFM_ETCD_VERSION"
   ( cd "$work"
     go mod init kfm.local/etcd >/dev/null 2>&1
     go mod edit -go=1.25 -require="go.etcd.io/etcd/server/v3@$KFM_ETCD_VERSION"
@@ -72,7 +84,8 @@ build_etcd() {
 }
 
 build_kwok() {
-  local out="$CACHE/kwok-$KFM_KWOK_VERSION" work; work="$(mktemp -d)"
+  local out="$CACHE/kwok-$KFM_KWOK_VERSION" work; scratch; work="$SCRATCH"
+  require_served "sigs.k8s.io/kwok@$KFM_KWOK_VERSION"
   ( cd "$work"
     go mod init kfm.local/kwok >/dev/null 2>&1
     printf '//go:build tools\n\npackage tools\n\nimport _ "sigs.k8s.io/kwok/cmd/kwok"\n' > tools.go
@@ -90,7 +103,7 @@ KWOK_STAGES="node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heart
 pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml"
 install_kwok_stages() {
   local src; src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KFM_KWOK_VERSION/kustomize/stage"
-  [ -d "$src" ] || go mod download "sigs.k8s.io/kwok@$KFM_KWOK_VERSION" || fail_unserved "sigs.k8s.io/kwok@$KFM_KWOK_VERSION"
+  [ -d "$src" ] || require_served "sigs.k8s.io/kwok@$KFM_KWOK_VERSION"
   local dest="$CACHE/kwok-$KFM_KWOK_VERSION/stages"
   rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
   for f in $KWOK_STAGES; do

@@ -12,7 +12,6 @@
 // and the writes leaves objects stamped older than the state: the next step
 // sees them differ and claims again (level-triggered repair).
 import type { KubeObject } from '../domain/types.js';
-import { ConflictError } from '../errors.js';
 import type { CharmState, OutcomeRecord } from '../charm/state.js';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { GENERATION_ANNOTATION } from '../render/names.js';
@@ -78,17 +77,15 @@ export function needsWrite(input: Pick<ApplyInput, 'snapshot' | 'state' | 'rende
 export async function claimAndWrite(target: Target, input: ApplyInput): Promise<ApplyResult> {
   const { snapshot } = input;
   if (!needsWrite(input)) return { changes: [] };
-  const generation = (snapshot.state?.generation ?? 0) + 1;
+  // Above every stamp seen too: a state restored from scratch (generation 0) still outranks the objects.
+  const generation = Math.max(snapshot.state?.generation ?? 0, ...[...snapshot.objects.values()].map(generationOf)) + 1;
   const claimed: CharmState = { ...input.state, generation, recent: mergeRecent(snapshot.state?.recent ?? [], input.records) };
   const stateObject = input.stateObject(claimed);
   // The claim: fails with ConflictError when another step wrote the state since our read.
   const changes: Change[] = [{ kind: stateObject.kind, name: stateObject.metadata.name, outcome: await target.write(stateObject, liveOf(snapshot, stateObject)) }];
   input.onClaimed?.();
   for (const object of stamped(input.render(generation), generation)) {
-    const live = liveOf(snapshot, object);
-    // Cheap early exit; the write's precondition is what makes it safe.
-    if (generationOf(live) > generation) throw new ConflictError(`${object.kind} ${object.metadata.name} was written by a newer step`);
-    changes.push({ kind: object.kind, name: object.metadata.name, outcome: await target.write(object, live) });
+    changes.push({ kind: object.kind, name: object.metadata.name, outcome: await target.write(object, liveOf(snapshot, object)) });
   }
   return { changes, claimed: generation };
 }

@@ -166,7 +166,9 @@ export function createDeployer(deps: DeployerDeps) {
         return classify(error);
       }, { attempts: deps.maxAttempts ?? 30, baseDelayMs: 50, maxDelayMs: 2000, marginMs: ANSWER_MARGIN_MS, deadline: options.deadline });
     } catch (error) {
-      if (error instanceof GiveUp) throw new TargetError(`gave up after ${error.attempts} conflicting writes${error.outOfTime ? ': out of time' : ''}`, 409);
+      if (error instanceof GiveUp) {
+        throw new TargetError(error.attempts === 0 ? 'out of time before the step could run' : `gave up after ${error.attempts} conflicting writes${error.outOfTime ? ': out of time' : ''}`, 409);
+      }
       throw error;
     }
     const { planned, selection, outcome, reason, applied } = result;

@@ -65,10 +65,17 @@ export async function startLocalApp(env: Record<string, string>, options: { port
     reports,
     drain: () => runtime.queue.drain(),
     async deliver(method, path, body, headers = {}) {
-      const answer = await app.request(method, path, body, headers);
-      await runtime.queue.drain();
-      const id = (answer.json as { accepted?: unknown } | undefined)?.accepted;
-      return { ...answer, report: typeof id === 'string' ? reports.get(id) : undefined };
+      const ran = new Map<string, StepReport>();
+      const stop = runtime.onReport((report) => ran.set(report.id, report));
+      try {
+        const answer = await app.request(method, path, body, headers);
+        await runtime.queue.drain();
+        const id = (answer.json as { accepted?: unknown } | undefined)?.accepted;
+        // Only a step that ran for this delivery: a redelivery the queue dropped has no report.
+        return { ...answer, report: typeof id === 'string' ? ran.get(id) : undefined };
+      } finally {
+        stop();
+      }
     },
     async request(method, path, body, headers = {}) {
       if (typeof body === 'string') watchSecrets(mysqlPassword(body));

@@ -1,0 +1,121 @@
+// Issue 10's figures (durable intake), for bench/run.ts, measured in the same run:
+// - intake's cold init on Lambda (bundled intake.cjs, KFM_QUEUE_URL set to a FIFO URL
+//   nothing listens on: it takes the SQS path, and an ignored push or a failed
+//   authentication sends nothing), as a ratio to `node -e 0` (target ≤ 1.5×);
+// - the worker's cold init on the EKS path as on Lambda (endpoint, CA and the role's
+//   credentials in the environment): one step (a config change: 5 reads, 1 apply)
+//   against an HTTPS stand-in API server, as a ratio to a minimal script that does the
+//   same I/O (bench/eks-io-baseline.cjs: TLS to the same stand-in, the same reads and
+//   the same PATCH), target ≤ 1.5×;
+// - intake's answer, warm (target p99 ≤ 20 ms), and push→patch through the in-process
+//   queue (bench/intake-worker.ts).
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+import { measureColdStarts, type ColdCase } from './cold-start.js';
+import { startEksStandIn, type RecordedRequest } from './eks-stand-in.js';
+import { configCommand, httpEvent, pushCommand, sqsBatch } from './events.js';
+import { median, ms, percentile } from './stats.js';
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, '..');
+const STATE_PATH = '/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state';
+/** A FIFO queue URL: valid for the settings and the adapter; the bench never sends to it. */
+const FAKE_QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/kfm-bench.fifo';
+
+export interface Figures {
+  row(figure: string, measured: string, target: string, ok?: boolean): void;
+  notes: string[];
+  step(text: string): void;
+  bundles: Record<string, string>;
+  runs: number;
+}
+
+const ratio = (cold: { ratio: number; medianMs: number; baselineMs: number }, baseline: string) =>
+  `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)} for ${baseline})`;
+const p = (values: number[], digits = 1) => `p50 ${median(values).toFixed(digits)} ms / p99 ${percentile(values, 99).toFixed(digits)} ms`;
+
+/** Runs the worker bundle once in a fresh process (as test/support/invoke-bundle.cjs does), asynchronously: a peer may live in this process. */
+async function invokeWorker(bundle: string, event: unknown, env: Record<string, string>, dir: string): Promise<{ answer?: { batchItemFailures: unknown[] }; stdout: string }> {
+  const eventFile = join(dir, `event-${Math.random().toString(36).slice(2)}.json`);
+  const resultFile = `${eventFile}.result`;
+  writeFileSync(eventFile, JSON.stringify(event));
+  const { stdout } = await run(process.execPath, [join(root, 'test', 'support', 'invoke-bundle.cjs'), bundle, eventFile, resultFile], {
+    env: { PATH: process.env.PATH ?? '', HOME: dir, AWS_EC2_METADATA_DISABLED: 'true', ...env },
+  });
+  return { ...(JSON.parse(readFileSync(resultFile, 'utf8')) as { answer?: { batchItemFailures: unknown[] } }), stdout };
+}
+
+const requestKey = (r: Pick<RecordedRequest, 'method' | 'path'>) => `${r.method} ${r.path}`;
+
+export async function queueFigures({ row, notes, step, bundles, runs }: Figures): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'kfm-bench-queue-'));
+  try {
+    // The deployer's state as a first step leaves it (image fetched, no MySQL yet): the stand-in serves it.
+    const seeded = await invokeWorker(bundles.worker!, sqsBatch(configCommand(0, { mysql: false }), pushCommand(0)), { KFM_TARGET: `dir:${join(dir, 'seed')}`, KFM_OFFLINE: 'true' }, dir);
+    if (seeded.answer?.batchItemFailures.length !== 0) throw new Error(`seeding the state failed: ${seeded.stdout.slice(0, 500)}`);
+    const state = parse(readFileSync(join(dir, 'seed', 'kubeflow', 'configmap-kubeflow-metadata-deployer-state.yaml'), 'utf8'));
+    state.metadata.resourceVersion = '100';
+    const eks = await startEksStandIn({ [STATE_PATH]: state });
+    try {
+      const eksEnv = {
+        KFM_TARGET: 'kubernetes', KFM_EKS_CLUSTER: 'kfm-bench', KFM_EKS_ENDPOINT: eks.endpoint, KFM_EKS_CA: Buffer.from(eks.cert).toString('base64'),
+        AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+      };
+      // Every run: a port change on the served state, so the step applies the state and nothing else.
+      const stepEvent = (n: number) => sqsBatch(configCommand(n, { port: 9090, mysql: false }));
+      const probe = await invokeWorker(bundles.worker!, stepEvent(0), eksEnv, dir);
+      if (probe.answer?.batchItemFailures.length !== 0) throw new Error(`the worker on the EKS stand-in failed: ${probe.stdout.slice(0, 500)}`);
+      const io = eks.requests.splice(0);
+      const plan = join(dir, 'eks-io.json');
+      writeFileSync(plan, JSON.stringify({ endpoint: eks.endpoint, ca: eks.cert, token: 'k8s-aws-v1.bench', requests: io.map(({ method, path, contentType, body }) => ({ method, path, contentType, body })) }));
+      const described = Object.entries(io.reduce<Record<string, number>>((count, r) => ({ ...count, [r.method]: (count[r.method] ?? 0) + 1 }), {})).map(([m, n]) => `${n} ${m}`).join(' + ');
+
+      step(`cold starts: ${runs} rounds of intake on the SQS path (vs node -e 0) and the worker on EKS (vs a script doing its I/O: ${described})`);
+      const lambdaIntake = { KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', KFM_IMAGE: 'registry.example:5000/another/repository:v1' };
+      const cases: ColdCase[] = [
+        { name: 'intake on Lambda (KFM_QUEUE_URL), an ignored push', bundle: bundles.intake!, route: 'intake', env: lambdaIntake },
+        {
+          name: 'intake on Lambda (KFM_QUEUE_URL), a failed authentication (401)', bundle: bundles.intake!, route: 'intake', env: lambdaIntake,
+          event: (n) => { const event = httpEvent('push', n) as { headers: Record<string, string> }; event.headers = { ...event.headers, authorization: 'Bearer wrong' }; return event; },
+        },
+        { name: `worker on EKS as on Lambda (one step: ${described})`, bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksEnv, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
+      ];
+      const [ignored, refused, worker] = await measureColdStarts(cases, runs);
+      // A 401 is not a 2xx: cold-invoke counts it as a failure; only its time is wanted.
+      refused!.failures = refused!.failures.filter((failure) => !failure.includes('"statusCode":401'));
+      row(`cold init, ${ignored!.name} (bundled, median of ${runs})`, ratio(ignored!, 'node -e 0'), '≤ 1.5×', ignored!.ratio <= 1.5 && ignored!.failures.length === 0);
+      row(`cold init, ${refused!.name} (median of ${runs})`, ratio(refused!, 'node -e 0'), '—');
+      row(`cold init, ${worker!.name} (median of ${runs})`, ratio(worker!, 'the same I/O in a minimal script'), '≤ 1.5×', worker!.ratio <= 1.5 && worker!.failures.length === 0);
+      for (const cold of [ignored!, refused!, worker!]) {
+        if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
+      }
+      // Same I/O: every worker run and every baseline run sent exactly the probe's requests.
+      const expected = io.map(requestKey).sort().join('\n');
+      const perRun = io.length;
+      const seen = eks.requests.map(requestKey);
+      let mismatched = 0;
+      for (let at = 0; at < seen.length; at += perRun) if (seen.slice(at, at + perRun).sort().join('\n') !== expected) mismatched += 1;
+      if (seen.length !== 2 * runs * perRun || mismatched) notes.push(`EKS cold starts: ${seen.length} requests for ${2 * runs} runs of ${perRun}, ${mismatched} runs with other requests than the worker's probe`);
+    } finally {
+      await eks.stop();
+    }
+
+    step('intake answer, warm (no-op queue), and push→patch through the in-process queue');
+    const out = join(dir, 'intake.json');
+    const warm = spawnSync(process.execPath, ['--no-warnings', '--import', 'tsx', join(import.meta.dirname, 'intake-worker.ts'), out, process.env.KFM_BENCH_ANSWERS ?? '1000', process.env.KFM_BENCH_PUSHES ?? '200'], {
+      cwd: root, encoding: 'utf8', timeout: 600_000,
+    });
+    if (warm.status !== 0) throw new Error(`bench/intake-worker.ts failed (exit ${warm.status}):\n${warm.stderr}`);
+    const { direct, overHttp, patched, failures } = JSON.parse(readFileSync(out, 'utf8')) as Record<'direct' | 'overHttp' | 'patched', number[]> & { failures: string[] };
+    row(`intake answer, warm, ${direct.length} pushes (the handler's call; no-op queue)`, p(direct, 2), 'p99 ≤ 20 ms', failures.length === 0 && percentile(direct, 99) <= 20);
+    row(`intake answer, warm, ${overHttp.length} pushes behind the local HTTP server (no-op queue)`, p(overHttp, 2), '—');
+    row(`push→patch through the in-process queue, directory target (intake call → drain → Deployment file), ${patched.length} pushes`, p(patched), 'p99 ≤ 50 ms', failures.length === 0 && percentile(patched, 99) <= 50);
+    if (failures.length) notes.push(`intake/queue: ${failures.length} failures, first: ${failures[0]}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
