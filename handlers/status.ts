@@ -14,7 +14,7 @@ export interface StatusAdapters {
 
 export function createStatusHandler(settings: Settings, adapters: StatusAdapters) {
   return httpStack({ route: () => 'status', secret: settings.webhookSecret, logger: adapters.logger, body: false }, async (_event, context) =>
-    jsonResponse(200, await (await adapters.deployer(() => context.getRemainingTimeInMillis())).status()));
+    jsonResponse(200, await (await adapters.deployer()).status(() => context.getRemainingTimeInMillis())));
 }
 
 export const handler = onFirstCall<HttpEvent, Context, HttpResult>(() => {
@@ -22,6 +22,6 @@ export const handler = onFirstCall<HttpEvent, Context, HttpResult>(() => {
   // Locally (no queue), the same deployer as the in-process worker: it shows the outcomes held in memory too.
   const deployer = settings.queueUrl
     ? lazyDeployer(settings, logger)
-    : (deadline?: () => number) => import('../src/app/local-runtime.js').then(({ localRuntime }) => localRuntime(settings, logger).deployer(deadline));
+    : () => import('../src/app/local-runtime.js').then(({ localRuntime }) => localRuntime(settings, logger).deployer());
   return createStatusHandler(settings, { deployer, logger });
 });

@@ -18,7 +18,7 @@ export function createWorkerHandler(settings: Settings, adapters: WorkerAdapters
   return async function workerHandler(event: QueueBatch | unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<BatchResult> {
     const deadline = () => context.getRemainingTimeInMillis();
     const batch = asBatch(event);
-    const worker = createWorker({ deployer: await adapters.deployer(deadline), logger: adapters.logger, intake });
+    const worker = createWorker({ deployer: await adapters.deployer(), logger: adapters.logger, intake });
     return worker(batch, deadline);
   };
 }

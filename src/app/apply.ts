@@ -16,7 +16,7 @@ import type { CharmState, OutcomeRecord } from '../charm/state.js';
 import { canonicalJson } from '../domain/canonical-json.js';
 import { GENERATION_ANNOTATION } from '../render/names.js';
 import { matchesDesired } from '../targets/compare.js';
-import type { Target, WriteOutcome } from '../targets/port.js';
+import type { CallOptions, Target, WriteOutcome } from '../targets/port.js';
 import { objectKey, type Snapshot } from './snapshot.js';
 import { mergeRecent } from './recent.js';
 
@@ -37,6 +37,8 @@ export interface ApplyInput {
   records: OutcomeRecord[];
   /** Called once the claim succeeded, before the objects are written. */
   onClaimed?: () => void;
+  /** The invocation's deadline, for every write. */
+  call?: CallOptions;
 }
 
 export interface ApplyResult {
@@ -82,10 +84,10 @@ export async function claimAndWrite(target: Target, input: ApplyInput): Promise<
   const claimed: CharmState = { ...input.state, generation, recent: mergeRecent(snapshot.state?.recent ?? [], input.records) };
   const stateObject = input.stateObject(claimed);
   // The claim: fails with ConflictError when another step wrote the state since our read.
-  const changes: Change[] = [{ kind: stateObject.kind, name: stateObject.metadata.name, outcome: await target.write(stateObject, liveOf(snapshot, stateObject)) }];
+  const changes: Change[] = [{ kind: stateObject.kind, name: stateObject.metadata.name, outcome: await target.write(stateObject, liveOf(snapshot, stateObject), input.call) }];
   input.onClaimed?.();
   for (const object of stamped(input.render(generation), generation)) {
-    changes.push({ kind: object.kind, name: object.metadata.name, outcome: await target.write(object, liveOf(snapshot, object)) });
+    changes.push({ kind: object.kind, name: object.metadata.name, outcome: await target.write(object, liveOf(snapshot, object), input.call) });
   }
   return { changes, claimed: generation };
 }

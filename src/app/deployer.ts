@@ -13,7 +13,7 @@ import { workloadNames } from '../render/names.js';
 import { renderWorkload, type PodOptions } from '../render/workload.js';
 import type { ResourceFetcher } from '../resource/port.js';
 import { GiveUp, withRetry, type Failure } from '../retry.js';
-import type { Target } from '../targets/port.js';
+import type { CallOptions, Target } from '../targets/port.js';
 import { claimAndWrite, type Change } from './apply.js';
 import { fetchesFor, planStep, selectTrigger, type Planned, type Trigger } from './plan.js';
 import { mergeRecent, outcomeRecord } from './recent.js';
@@ -107,6 +107,8 @@ export function createDeployer(deps: DeployerDeps) {
 
   /** What the attempts of one event share: its fetches, and whether one of them claimed already. */
   interface Progress {
+    /** The invocation's deadline, passed to every read and write of the target. */
+    call: CallOptions;
     cache: FetchCache;
     claimed: boolean;
     tags?: Promise<string[]>;
@@ -124,8 +126,8 @@ export function createDeployer(deps: DeployerDeps) {
   }
 
   async function attempt(given: Trigger, record: (outcome: Outcome, reason?: string) => OutcomeRecord, progress: Progress) {
-    const { cache } = progress;
-    const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
+    const { cache, call } = progress;
+    const snapshot = await readSnapshot(deps.target, names, deps.image.registry, call);
     const trigger = await refreshTrigger(given, snapshot, progress);
     let selection = selectTrigger(trigger, snapshot, planOptions);
     const fetched: Record<string, FetchOutcome> = {};
@@ -147,6 +149,7 @@ export function createDeployer(deps: DeployerDeps) {
     const applied = await claimAndWrite(deps.target, {
       snapshot, state: planned.state, render: render(planned), stateObject, records: [...held, ...mine],
       onClaimed: () => { progress.claimed = true; },
+      call,
     });
     return { planned, selection, outcome, reason, applied, records: mine };
   }
@@ -158,7 +161,7 @@ export function createDeployer(deps: DeployerDeps) {
     const id = options.id ?? `direct-${process.pid}-${(sequence += 1)}`;
     const description = options.trigger ?? (trigger.hook === 'config-changed' ? 'config' : trigger.pushes ? 'push' : 'refresh');
     const record = (outcome: Outcome, reason?: string) => outcomeRecord(id, description, outcome, reason, now());
-    const progress: Progress = { cache: new Map(), claimed: false };
+    const progress: Progress = { call: { deadline: options.deadline }, cache: new Map(), claimed: false };
     let result: Awaited<ReturnType<typeof attempt>>;
     try {
       result = await withRetry(() => attempt(trigger, record, progress), (error) => {
@@ -196,17 +199,17 @@ export function createDeployer(deps: DeployerDeps) {
   async function record(id: string, trigger: string, outcome: Outcome, reason: string | undefined, deadline?: () => number): Promise<void> {
     const records = [...held, outcomeRecord(id, trigger, outcome, reason, now())];
     await withRetry(async () => {
-      const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
+      const snapshot = await readSnapshot(deps.target, names, deps.image.registry, { deadline });
       const state = snapshot.state ?? initialState();
       const live = snapshot.objects.get(objectKey('ConfigMap', names.state));
-      await deps.target.write(stateObject({ ...state, recent: mergeRecent(state.recent, records) }), live);
+      await deps.target.write(stateObject({ ...state, recent: mergeRecent(state.recent, records) }), live, { deadline });
     }, classify, { attempts: deps.maxAttempts ?? 30, baseDelayMs: 50, maxDelayMs: 2000, marginMs: ANSWER_MARGIN_MS, deadline });
     held = [];
   }
 
   /** GET /status: the stored state, without any secret, with the outcomes held since the last write. */
-  async function status(): Promise<StatusView> {
-    const snapshot = await readSnapshot(deps.target, names, deps.image.registry);
+  async function status(deadline?: () => number): Promise<StatusView> {
+    const snapshot = await readSnapshot(deps.target, names, deps.image.registry, { deadline });
     return statusView(snapshot.state, held);
   }
 

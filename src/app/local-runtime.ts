@@ -28,7 +28,7 @@ export function createLocalRuntime(settings: Settings, logger: Logger, overrides
     async deliver(batch) {
       const end = Date.now() + LOCAL_STEP_MS;
       const deadline = () => end - Date.now();
-      const worker = createWorker({ deployer: await deployer(deadline), logger, intake, onReport: (report) => listeners.forEach((listener) => listener(report)) });
+      const worker = createWorker({ deployer: await deployer(), logger, intake, onReport: (report) => listeners.forEach((listener) => listener(report)) });
       return worker(batch, deadline);
     },
     async deadLetter(record) {

@@ -43,7 +43,7 @@ export function selectTrigger(trigger: Trigger, snapshot: Snapshot, options: Pla
 
 /** The resources the step will fetch (none when it skips). */
 export function fetchesFor(selection: Selection, snapshot: Snapshot): string[] {
-  return selection.skip ? [] : plannedFetches(snapshot.state ?? initialState(), selection.hook);
+  return selection.skip ? [] : plannedFetches(snapshot.state ?? initialState(), selection.hook, snapshot.live);
 }
 
 export interface Planned {

@@ -15,16 +15,16 @@ export interface RuntimeOverrides {
   fetcher?: ResourceFetcher;
 }
 
-/** Milliseconds left in the current invocation; the Kubernetes target's retries stay inside it. */
+/** Milliseconds left in the current invocation; passed per call, so the target's retries stay inside it. */
 export type Deadline = () => number;
 
-async function createTarget(settings: Settings, deadline: Deadline): Promise<Target> {
+async function createTarget(settings: Settings): Promise<Target> {
   if (settings.target.kind === 'dir') {
     const { createDirectoryTarget } = await import('../targets/directory.js');
     return createDirectoryTarget({ path: settings.target.path, namespace: settings.namespace });
   }
   const { createKubernetesTargetFromSettings } = await import('../targets/kubernetes/from-settings.js');
-  return createKubernetesTargetFromSettings(settings, deadline);
+  return createKubernetesTargetFromSettings(settings);
 }
 
 async function createFetcher(settings: Settings): Promise<ResourceFetcher> {
@@ -38,11 +38,9 @@ async function createFetcher(settings: Settings): Promise<ResourceFetcher> {
 /** The deployer for these settings, created on first use and kept for the warm function. */
 export function lazyDeployer(settings: Settings, logger: Logger, overrides: RuntimeOverrides = {}) {
   let deployer: Promise<Deployer> | undefined;
-  // The Kubernetes target bounds its own retries by the invocation that is running now.
-  let remaining: Deadline = () => 60_000;
   async function build(): Promise<Deployer> {
     const [target, fetcher] = await Promise.all([
-      overrides.target ?? createTarget(settings, () => remaining()),
+      overrides.target ?? createTarget(settings),
       overrides.fetcher ?? createFetcher(settings),
     ]);
     return createDeployer({
@@ -50,8 +48,7 @@ export function lazyDeployer(settings: Settings, logger: Logger, overrides: Runt
       setStatus: settings.setStatus, pod: settings.pod, target, fetcher, logger,
     });
   }
-  return function getDeployer(deadline?: Deadline): Promise<Deployer> {
-    if (deadline) remaining = deadline;
+  return function getDeployer(): Promise<Deployer> {
     deployer ??= build().catch((error: unknown) => {
       deployer = undefined; // a failed connection is retried by the next event
       throw error;

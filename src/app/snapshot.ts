@@ -3,7 +3,7 @@
 // answers 409 and the step is recomputed from a fresh snapshot.
 import type { KubeObject, RegistryCredentials } from '../domain/types.js';
 import type { CharmState } from '../charm/state.js';
-import type { Target } from '../targets/port.js';
+import type { CallOptions, Target } from '../targets/port.js';
 import { MYSQL_PASSWORD_KEY, type WorkloadNames } from '../render/names.js';
 import { pullSecretCredentials, secretValue } from '../render/secrets.js';
 import { readStateObject } from './state-store.js';
@@ -17,7 +17,7 @@ export interface Snapshot {
 
 export const objectKey = (kind: string, name: string): string => `${kind}/${name}`;
 
-export async function readSnapshot(target: Target, names: WorkloadNames, registry: string): Promise<Snapshot> {
+export async function readSnapshot(target: Target, names: WorkloadNames, registry: string, options: CallOptions = {}): Promise<Snapshot> {
   const keys = [
     { kind: 'ConfigMap', name: names.state },
     { kind: 'Secret', name: names.mysqlSecret },
@@ -25,7 +25,7 @@ export async function readSnapshot(target: Target, names: WorkloadNames, registr
     { kind: 'Service', name: names.service },
     { kind: 'Deployment', name: names.deployment },
   ];
-  const found = await Promise.all(keys.map((key) => target.read(key)));
+  const found = await Promise.all(keys.map((key) => target.read(key, options)));
   const objects = new Map(keys.map((key, index) => [objectKey(key.kind, key.name), found[index]]));
   const mysqlSecret = objects.get(objectKey('Secret', names.mysqlSecret));
   return {

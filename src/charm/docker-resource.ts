@@ -15,10 +15,20 @@ function queueFetch(context: StepContext, name: string): void {
   context.flags.add(flag.pending);
 }
 
+/**
+ * Resources whose credentials are gone: the state says they are pulled with credentials, but no pull
+ * Secret holds them (a step claimed the state and stopped before writing the Secret). Juju kept the
+ * resource info itself; here the Secret is its storage, so the resource is fetched again.
+ */
+function credentialsLost(state: CharmState, live: StepContext['inputs']['live'] | undefined): string[] {
+  if (!live || live.registryCredentials !== undefined) return [];
+  return Object.entries(state.resources).filter(([, info]) => info.authenticated).map(([name]) => name);
+}
+
 /** Which resources the step will fetch, so the shell can do that I/O before the pure step. */
-export function plannedFetches(state: CharmState, hook: Hook): string[] {
+export function plannedFetches(state: CharmState, hook: Hook, live?: StepContext['inputs']['live']): string[] {
   const flags = new Set(state.flags);
-  const names = new Set(state.pending);
+  const names = new Set([...state.pending, ...credentialsLost(state, live).filter((name) => flags.has(flag.resource(name, 'available')))]);
   for (const name of AUTO_FETCH) if (!flags.has(flag.resource(name, 'fetched'))) names.add(name);
   if (hook === 'upgrade-charm') {
     for (const name of Object.keys(state.resources)) if (flags.has(flag.resource(name, 'fetched'))) names.add(name);
@@ -87,6 +97,13 @@ export const dockerResourceRules: Rule<StepContext>[] = [
       for (const name of Object.keys(context.state.resources)) {
         if (context.flags.has(flag.resource(name, 'fetched'))) queueFetch(context, name);
       }
+    },
+  },
+  {
+    name: 'docker-resource.refetch-lost-credentials',
+    when: AUTO_FETCH.map((name) => flag.resource(name, 'available')),
+    run: function refetchLostCredentials(context) {
+      for (const name of credentialsLost(context.state, context.inputs.live)) queueFetch(context, name);
     },
   },
   {

@@ -5,7 +5,7 @@ import type { Target } from '../port.js';
 import { createKubeConfig } from './connection.js';
 import { createKubernetesTarget } from './target.js';
 
-export async function createKubernetesTargetFromSettings(settings: Settings, deadline: () => number): Promise<Target> {
+export async function createKubernetesTargetFromSettings(settings: Settings): Promise<Target> {
   const kubeConfig = await createKubeConfig({ settings });
-  return createKubernetesTarget({ kubeConfig, namespace: settings.namespace, deadline });
+  return createKubernetesTarget({ kubeConfig, namespace: settings.namespace });
 }

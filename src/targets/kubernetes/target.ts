@@ -10,7 +10,7 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { KubeObject } from '../../domain/types.js';
 import { ConflictError, TargetError } from '../../errors.js';
 import { FIELD_MANAGER, adoptionPatch, applyBody, handoverPatch, matchesDesired } from '../compare.js';
-import type { ObjectKey, Target, WriteOutcome } from '../port.js';
+import type { CallOptions, ObjectKey, Target, WriteOutcome } from '../port.js';
 import {
   GiveUp, isRetryableCode, isRetryableStatus, parseRetryAfter, requestTimeout, withRetry, type Failure, type RetryOptions,
 } from './retry.js';
@@ -21,7 +21,7 @@ export type { RetryOptions } from './retry.js';
 export interface KubernetesTargetOptions {
   kubeConfig: KubeConfig;
   namespace: string;
-  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); bounds retries and timeouts. */
+  /** A default for calls that pass no deadline of their own (tests, scripts); steps pass theirs per call. */
   deadline?: () => number;
   retry?: RetryOptions;
 }
@@ -91,21 +91,21 @@ function statusMessage(code: number, body: string): string {
 }
 
 export function createKubernetesTarget(options: KubernetesTargetOptions): Target {
-  const { kubeConfig, namespace, deadline } = options;
-  const policy = { ...options.retry, deadline };
+  const { kubeConfig, namespace } = options;
   const server = kubeConfig.getCurrentCluster()?.server ?? '';
   if (!server) throw new TargetError('kubeconfig has no current cluster');
-  const timeout = () => requestTimeout(policy);
+  /** The retry policy of one call: bounded by the deadline of the invocation that makes it. */
+  const policyFor = (call: CallOptions) => ({ ...options.retry, deadline: call.deadline ?? options.deadline });
 
   /** One attempt: 2xx gives the answer, anything else throws for classify(). */
-  async function attempt(request: ApiRequest): Promise<{ status: number; text: string }> {
-    const response = await send(kubeConfig, server, request, timeout);
+  async function attempt(request: ApiRequest, policy: ReturnType<typeof policyFor>): Promise<{ status: number; text: string }> {
+    const response = await send(kubeConfig, server, request, () => requestTimeout(policy));
     if (response.status >= 200 && response.status <= 299) return response;
     throw new ApiStatusError(response.status, statusMessage(response.status, response.text), response.headers['retry-after']);
   }
 
   /** The object the API answered with, and whether this request created it (201). */
-  async function call(op: Op, kind: string, name: string, body?: string): Promise<{ object: KubeObject; created: boolean }> {
+  async function call(op: Op, kind: string, name: string, body: string | undefined, options: CallOptions): Promise<{ object: KubeObject; created: boolean }> {
     const where = KINDS[kind];
     const what = `${VERB[op]} ${kind} ${namespace}/${name}`;
     if (!where) throw new TargetError(`${what} failed: unsupported kind`);
@@ -113,7 +113,8 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
     const path = (op === 'create' ? collection : `${collection}/${encodeURIComponent(name)}`) + QUERY[op];
     const request: ApiRequest = { method: METHOD[op], path, body, contentType: CONTENT_TYPE[op] };
     try {
-      const response = await withRetry(() => attempt(request), classify, policy);
+      const policy = policyFor(options);
+      const response = await withRetry(() => attempt(request, policy), classify, policy);
       const object = JSON.parse(response.text) as KubeObject;
       return { object: { ...object, apiVersion: where.apiVersion, kind }, created: response.status === 201 };
     } catch (error) {
@@ -134,14 +135,14 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
    * Turns the create's field ownership into the apply's (handoverPatch). Best effort: when it fails the
    * object still exists as desired, and the next write that changes it adopts those fields (adoptionPatch).
    */
-  async function handOver(created: KubeObject, sent: KubeObject): Promise<void> {
+  async function handOver(created: KubeObject, sent: KubeObject, options: CallOptions): Promise<void> {
     const { kind, metadata: { name } } = sent;
     let object: KubeObject = created;
     for (let attempt = 1; ; attempt += 1) {
       const patch = handoverPatch(object, sent);
       if (!patch) return;
       try {
-        await call('handover', kind, name, JSON.stringify(patch));
+        await call('handover', kind, name, JSON.stringify(patch), options);
         return;
       } catch (error) {
         if (!(error instanceof TargetError || error instanceof ConflictError)) throw error;
@@ -150,7 +151,7 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
         if (!(error instanceof TargetError && error.statusCode === 422) || attempt >= HANDOVER_ATTEMPTS) return;
       }
       try {
-        object = (await call('read', kind, name)).object;
+        object = (await call('read', kind, name, undefined, options)).object;
       } catch {
         return;
       }
@@ -160,16 +161,16 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
   return {
     description: `kubernetes:${server}`,
 
-    async read({ kind, name }: ObjectKey): Promise<KubeObject | undefined> {
+    async read({ kind, name }: ObjectKey, options: CallOptions = {}): Promise<KubeObject | undefined> {
       try {
-        return (await call('read', kind, name)).object;
+        return (await call('read', kind, name, undefined, options)).object;
       } catch (error) {
         if (error instanceof TargetError && error.statusCode === 404) return undefined;
         throw error;
       }
     },
 
-    async write(desired: KubeObject, live: KubeObject | undefined): Promise<WriteOutcome> {
+    async write(desired: KubeObject, live: KubeObject | undefined, options: CallOptions = {}): Promise<WriteOutcome> {
       const { kind, metadata } = desired;
       if (metadata.namespace !== undefined && metadata.namespace !== namespace) {
         throw new TargetError(`write ${kind} ${metadata.namespace}/${metadata.name} refused: the target's namespace is ${namespace}`);
@@ -177,16 +178,16 @@ export function createKubernetesTarget(options: KubernetesTargetOptions): Target
       if (!live) {
         // Not an apply: an apply creates or updates, and the caller must learn of a racing creator (409).
         const sent = applyBody(desired, namespace);
-        const { object } = await call('create', kind, metadata.name, JSON.stringify(sent));
-        await handOver(object, sent);
+        const { object } = await call('create', kind, metadata.name, JSON.stringify(sent), options);
+        await handOver(object, sent, options);
         return 'created';
       }
       if (matchesDesired(desired, live)) return 'unchanged';
       let resourceVersion = live.metadata.resourceVersion;
       if (!resourceVersion) throw new TargetError(`patch ${kind} ${namespace}/${metadata.name} refused: live object has no resourceVersion`);
       const adoption = adoptionPatch(live);
-      if (adoption) resourceVersion = (await call('adopt', kind, metadata.name, JSON.stringify(adoption))).object.metadata.resourceVersion;
-      const { created } = await call('apply', kind, metadata.name, JSON.stringify(applyBody(desired, namespace, resourceVersion)));
+      if (adoption) resourceVersion = (await call('adopt', kind, metadata.name, JSON.stringify(adoption), options)).object.metadata.resourceVersion;
+      const { created } = await call('apply', kind, metadata.name, JSON.stringify(applyBody(desired, namespace, resourceVersion)), options);
       // An apply creates a missing object whatever its precondition says: it was deleted since it was read.
       if (created) throw new ConflictError(`patch ${kind} ${namespace}/${metadata.name}: deleted since it was read, created again (recompute from a fresh read)`);
       return 'patched';
