@@ -46,6 +46,17 @@ const CHUNKS = [
   { ...SQS_CHUNK, specifier: '@aws-sdk/client-sqs', importers: [join('src', 'app', 'runtime.ts')] },
   { ...SQS_CHUNK, specifier: '../queue/sqs.js', importers: [join('src', 'app', 'runtime.ts')] },
   { specifier: '@aws-sdk/client-ecr', importers: [join('src', 'resource', 'credentials', 'ecr.ts')], file: 'kfm-aws-ecr.cjs', entry: '@aws-sdk/client-ecr', options: AWS_ESM },
+  // A function's secrets from a store (KFM_SECRETS_FROM=ssm:… or secretsmanager:…), read at cold start;
+  // with the default `env` neither is loaded. Powertools' ES build (its `import` export), with the SDK's.
+  { specifier: '@aws-lambda-powertools/parameters/ssm', importers: [join('src', 'settings', 'secrets.ts')], file: 'kfm-aws-ssm.cjs', entry: 'kfm-aws-ssm', options: AWS_ESM,
+    contents: "export * from '@aws-lambda-powertools/parameters/ssm';" },
+  { specifier: '@aws-lambda-powertools/parameters/secrets', importers: [join('src', 'settings', 'secrets.ts')], file: 'kfm-aws-secrets.cjs', entry: 'kfm-aws-secrets', options: AWS_ESM,
+    contents: "export * from '@aws-lambda-powertools/parameters/secrets';" },
+  // Powertools Metrics (EMF; on Lambda only) and Tracer with the X-Ray SDK (KFM_TRACING=true only).
+  { specifier: '@aws-lambda-powertools/metrics', importers: [join('src', 'observability', 'metrics.ts')], file: 'kfm-metrics.cjs', entry: 'kfm-metrics', options: AWS_ESM,
+    contents: "export * from '@aws-lambda-powertools/metrics';" },
+  { specifier: '@aws-lambda-powertools/tracer', importers: [join('src', 'observability', 'tracing.ts')], file: 'kfm-tracer.cjs', entry: 'kfm-tracer', options: AWS_ESM,
+    contents: "export * from '@aws-lambda-powertools/tracer';" },
   // Inside the Kubernetes chunk: EKS only (token signing, the AWS credential chain, DescribeCluster), so a
   // kubeconfig or in-cluster connection does not compile the AWS SDK.
   { specifier: './eks.js', importers: [join('src', 'targets', 'kubernetes', 'connection.ts')], file: 'kfm-eks.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'eks.ts'), options: AWS_ESM },

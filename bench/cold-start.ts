@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { httpEvent, SECRET, workerBatch } from './events.js';
+import { CREDENTIALS, httpEvent, workerBatch } from './events.js';
 import { median } from './stats.js';
 
 export interface ColdCase {
@@ -70,7 +70,7 @@ export async function measureColdStarts(cases: ColdCase[], runs: number, node = 
           baseline.push((await timed(node, ['-e', '0'], base)).ms);
         }
         const target = c.env ?? { KFM_TARGET: `dir:${join(root, `${index}-${round}`)}`, KFM_OFFLINE: 'true' }; // fresh: same work every run
-        const env = { ...base, KFM_WEBHOOK_SECRET: SECRET, ...target };
+        const env = { ...base, ...CREDENTIALS, ...target };
         const event = c.event ? c.event(round + 1) : c.route === 'worker' ? workerBatch(round + 1) : httpEvent(c.route === 'intake' ? 'push' : c.route, round + 1);
         const result = await timed(node, [script, c.bundle, JSON.stringify(event)], env);
         samples[index]!.push(result.ms);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
-import { configBody, digestFor, SECRET } from './events.js';
+import { configBody, CREDENTIALS, digestFor } from './events.js';
 import { inBatches } from './stats.js';
 
 const [out = '', countText = '1000'] = process.argv.slice(2);
@@ -40,7 +40,7 @@ globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) =>
 
 const dir = await mkdtemp(join(tmpdir(), 'kfm-bench-ecr-'));
 try {
-  Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'false', KFM_WEBHOOK_SECRET: SECRET, KFM_IMAGE: `${HOST}/kubeflow/metadata:v0.1.9`, AWS_REGION: 'eu-west-1' });
+  Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'false', ...CREDENTIALS, KFM_IMAGE: `${HOST}/kubeflow/metadata:v0.1.9`, AWS_REGION: 'eu-west-1' });
   const [{ createWorkerHandler }, { lazyDeployer }, { loadSettings }, { createLogger }] = await Promise.all([
     import('../handlers/worker.js'), import('../src/app/runtime.js'), import('../src/settings/settings.js'), import('../src/log.js'),
   ]);

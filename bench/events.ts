@@ -1,6 +1,11 @@
 // The requests the bench sends: API Gateway HTTP API (v2) events for the cold
 // starts, and the bodies the local server receives for the latency runs.
-export const SECRET = 'bench-webhook-secret-0123456789';
+/** One credential per power (DESIGN §5), each at least 32 bytes: push (KFM_WEBHOOK_SECRET), config, status. */
+export const SECRET = 'bench-push-secret-0123456789abcdef';
+export const CONFIG_SECRET = 'bench-config-secret-0123456789abcd';
+export const STATUS_TOKEN = 'bench-status-token-0123456789abcde';
+/** The environment that sets them. */
+export const CREDENTIALS = { KFM_WEBHOOK_SECRET: SECRET, KFM_CONFIG_SECRET: CONFIG_SECRET, KFM_STATUS_TOKEN: STATUS_TOKEN };
 export const DIST_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 export const REPOSITORY = 'kubeflow-images-public/metadata';
 export const TAG = 'v0.1.8';
@@ -24,7 +29,7 @@ export const configBody = (password = 'bench-mysql-password'): string =>
   JSON.stringify({ config: { port: 8080 }, relations: { mysql: { host: 'mysql', port: 3306, password } } });
 
 export const pushHeaders = { authorization: `Bearer ${SECRET}`, 'content-type': DIST_TYPE };
-export const configHeaders = { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' };
+export const configHeaders = { authorization: `Bearer ${CONFIG_SECRET}`, 'content-type': 'application/json' };
 
 type Route = 'push' | 'config' | 'status';
 
@@ -33,7 +38,7 @@ export function httpEvent(route: Route, n: number): Record<string, unknown> {
   const [method, path, body, headers, params] =
     route === 'push' ? ['POST', '/webhooks/registry/distribution', distributionPush(n), pushHeaders, { provider: 'distribution' }]
       : route === 'config' ? ['POST', '/webhooks/config', configBody(), configHeaders, {}]
-        : ['GET', '/status', undefined, { authorization: `Bearer ${SECRET}` }, {}];
+        : ['GET', '/status', undefined, { authorization: `Bearer ${STATUS_TOKEN}` }, {}];
   const routeKey = route === 'push' ? 'POST /webhooks/registry/{provider}' : `${method} ${path}`;
   return {
     version: '2.0', routeKey, rawPath: path, rawQueryString: '', headers, queryStringParameters: {}, pathParameters: params,

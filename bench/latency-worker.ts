@@ -19,7 +19,7 @@ import { createStatusHandler } from '../handlers/status.js';
 import { startControlPlane, type ControlPlane } from '../test/support/control-plane.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
 import { pushImage, startRegistry, type TestRegistry } from '../test/support/registry.js';
-import { configBody, configHeaders, distributionPush, pushHeaders, REPOSITORY, SECRET, TAG } from './events.js';
+import { configBody, configHeaders, CREDENTIALS, distributionPush, pushHeaders, REPOSITORY, TAG } from './events.js';
 import { inBatches } from './stats.js';
 import { startTimingProxy } from './timing-proxy.js';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
@@ -43,7 +43,7 @@ let registry: TestRegistry | undefined;
 const proxies: Array<{ url: string; busyWithin(from: number, to: number): number; stop(): Promise<void> }> = [];
 let stopServer = async () => {};
 try {
-  const env: Record<string, string> = { KFM_WEBHOOK_SECRET: SECRET, AWS_EC2_METADATA_DISABLED: 'true' };
+  const env: Record<string, string> = { ...CREDENTIALS, AWS_EC2_METADATA_DISABLED: 'true' };
   const digests: string[] = [];
   if (mode !== 'dir') {
     registry = await startRegistry({ auth: false });

@@ -5,7 +5,7 @@ import type { Logger } from '../src/log.js';
 import { lazyDeployer } from '../src/app/runtime.js';
 import { httpStack } from '../src/http/stack.js';
 import { jsonResponse, type HttpEvent, type HttpResult } from '../src/http/types.js';
-import { onFirstCall, processDefaults } from '../src/app/process-defaults.js';
+import { defaultHandler } from '../src/app/process-defaults.js';
 
 export interface StatusAdapters {
   deployer: ReturnType<typeof lazyDeployer>;
@@ -13,12 +13,11 @@ export interface StatusAdapters {
 }
 
 export function createStatusHandler(settings: Settings, adapters: StatusAdapters) {
-  return httpStack({ route: () => 'status', secret: settings.webhookSecret, logger: adapters.logger, body: false }, async (_event, context) =>
+  return httpStack({ route: () => 'status', credentials: settings.credentials, logger: adapters.logger, body: false }, async (_event, context) =>
     jsonResponse(200, await (await adapters.deployer()).status(() => context.getRemainingTimeInMillis())));
 }
 
-export const handler = onFirstCall<HttpEvent, Context, HttpResult>(() => {
-  const { settings, logger } = processDefaults();
+export const handler = defaultHandler<HttpEvent, HttpResult>('status', ({ settings, logger }) => {
   // Locally (no queue), the same deployer as the in-process worker: it shows the outcomes held in memory too.
   const deployer = settings.queueUrl
     ? lazyDeployer(settings, logger)

@@ -6,11 +6,14 @@ import type { Logger } from '../src/log.js';
 import type { BatchResult, QueueBatch } from '../src/queue/port.js';
 import { lazyDeployer } from '../src/app/runtime.js';
 import { createWorker } from '../src/app/worker.js';
-import { onFirstCall, processDefaults } from '../src/app/process-defaults.js';
+import type { Metrics } from '../src/observability/metrics.js';
+import { defaultHandler } from '../src/app/process-defaults.js';
 
 export interface WorkerAdapters {
   deployer: ReturnType<typeof lazyDeployer>;
   logger: Logger;
+  /** Applied, Ignored, Failed, DeadLettered and StepDuration (EMF on Lambda); none by default. */
+  metrics?: Metrics;
 }
 
 export function createWorkerHandler(settings: Settings, adapters: WorkerAdapters) {
@@ -18,7 +21,7 @@ export function createWorkerHandler(settings: Settings, adapters: WorkerAdapters
   return async function workerHandler(event: QueueBatch | unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<BatchResult> {
     const deadline = () => context.getRemainingTimeInMillis();
     const batch = asBatch(event);
-    const worker = createWorker({ deployer: await adapters.deployer(), logger: adapters.logger, intake });
+    const worker = createWorker({ deployer: await adapters.deployer(), logger: adapters.logger, metrics: adapters.metrics, intake });
     return worker(batch, deadline);
   };
 }
@@ -32,7 +35,5 @@ function asBatch(event: unknown): QueueBatch {
   return { Records: [{ messageId: 'direct-invocation', body: JSON.stringify(event), attributes: { ApproximateReceiveCount: '1' } }] };
 }
 
-export const handler = onFirstCall<unknown, Context, BatchResult>(() => {
-  const { settings, logger } = processDefaults();
-  return createWorkerHandler(settings, { deployer: lazyDeployer(settings, logger), logger });
-});
+export const handler = defaultHandler<unknown, BatchResult>('worker', ({ settings, logger, metrics }) =>
+  createWorkerHandler(settings, { deployer: lazyDeployer(settings, logger), logger, metrics }));

@@ -8,7 +8,9 @@ import type { StepReport } from '../src/app/deployer.js';
 
 process.env.KFM_TARGET ??= 'dir:.kfm';
 process.env.KFM_OFFLINE ??= 'true';
-process.env.KFM_WEBHOOK_SECRET ??= 'local-dev-secret-0123456789'; // the secret the sample events carry
+// The credentials the sample events carry, one per power (push, Docker Hub and Quay URL tokens, config, status).
+const credentials = JSON.parse(await readFile(new URL('../events/local-credentials.json', import.meta.url), 'utf8')) as Record<string, string>;
+for (const [name, value] of Object.entries(credentials)) process.env[name] ??= value;
 
 const { processDefaults } = await import('../src/app/process-defaults.js');
 const { localRuntime } = await import('../src/app/local-runtime.js');

@@ -16,6 +16,7 @@
 // - each `osls package` zip carries its handler and every chunk, and nothing else.
 import { execFile } from 'node:child_process';
 import { createRequire, builtinModules } from 'node:module';
+import { readFileSync } from 'node:fs';
 import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,9 +39,10 @@ const options = createRequire(import.meta.url)(join(root, 'esbuild.options.cjs')
   chunks: Array<{ specifier: string; importers: string[]; file: string }>;
   checkChunkImports(): string[];
 };
-const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
+/** The credentials the sample events carry, one per power (push, Docker Hub and Quay URL tokens, config, control, status). */
+const CREDENTIALS = JSON.parse(readFileSync(join(root, 'events', 'local-credentials.json'), 'utf8')) as Record<string, string>;
 const MYSQL_PASSWORD = 'sample-mysql-password';
-watchSecrets(SECRET, MYSQL_PASSWORD, 'bundle-test-secret-access-key', ECR_PASSWORD);
+watchSecrets(...Object.values(CREDENTIALS), MYSQL_PASSWORD, 'bundle-test-secret-access-key', ECR_PASSWORD);
 const events = (name: string) => join(root, 'events', name);
 const DIGEST = 'sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946'; // the samples' digest
 const GROUP = 'kubeflow/kubeflow-metadata';
@@ -86,7 +88,7 @@ async function invoke(handler: Handler, event: string | object, env: Record<stri
   if (typeof event !== 'string') await writeFile(eventFile, JSON.stringify(event));
   const { stdout } = await run(process.execPath, [join(root, 'test', 'support', 'invoke-bundle.cjs'), join(dist, `${handler}.cjs`), eventFile, result], {
     cwd: work,
-    env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', KFM_WEBHOOK_SECRET: SECRET, ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: work, AWS_EC2_METADATA_DISABLED: 'true', ...CREDENTIALS, ...env },
   });
   observe(`the ${handler} bundle's log`, stdout);
   const outcome = JSON.parse(await readFile(result, 'utf8')) as Outcome;

@@ -1,10 +1,12 @@
 // Credential providers: ECR tokens (GetAuthorizationToken mocked with
-// aws-sdk-client-mock), static KFM_REGISTRY_AUTH entries, and the chain.
+// aws-sdk-client-mock; renewal against a fixed clock: a token handed out must
+// outlive the next scheduled refresh), static KFM_REGISTRY_AUTH entries, and the chain.
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { mockClient } from 'aws-sdk-client-mock';
 import { FetchError } from '../src/errors.js';
 import { createCredentialProvider } from '../src/resource/credentials/chain.js';
-import { createEcrCredentials, isEcrHost } from '../src/resource/credentials/ecr.js';
+import { createEcrCredentials, isEcrHost, renewBeforeMs } from '../src/resource/credentials/ecr.js';
+import { loadSettings } from '../src/settings/settings.js';
 import { createStaticCredentials } from '../src/resource/credentials/static.js';
 
 const ECR = '123456789012.dkr.ecr.eu-west-1.amazonaws.com';
@@ -29,7 +31,7 @@ describe('ECR credentials', () => {
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(1);
   });
 
-  it('renews a token 5 minutes before it expires (fake clock)', async () => {
+  it('renews a token once less than the refresh interval plus 30 minutes remains (fixed clock, default 6 h)', async () => {
     let now = Date.parse('2026-01-01T00:00:00Z');
     ecr
       .on(GetAuthorizationTokenCommand)
@@ -39,14 +41,51 @@ describe('ECR credentials', () => {
     const createClient = (region: string) => (regions.push(region), new ECRClient({ region }));
     const provider = createEcrCredentials({ now: () => now, createClient });
     expect((await provider.credentialsFor(ECR))?.password).toBe('first');
-    now += 12 * HOUR - 6 * 60_000; // 6 minutes left: still good
+    now += 5.5 * HOUR - 60_000; // 6 h 31 min left: it outlives the next refresh (6 h) and the margin
     expect((await provider.credentialsFor(ECR))?.password).toBe('first');
-    now += 2 * 60_000; // 4 minutes left: renew
-    expect((await provider.credentialsFor(ECR))?.password).toBe('second');
-    now += 6 * HOUR; // past the first expiresAt; the second still holds
+    now += 2 * 60_000; // 6 h 29 min left: a Secret written now could expire before the refresh after next
     expect((await provider.credentialsFor(ECR))?.password).toBe('second');
     expect(ecr.commandCalls(GetAuthorizationTokenCommand)).toHaveLength(2);
     expect(regions).toEqual(['eu-west-1']);
+  });
+
+  it('takes the interval from settings: KFM_REFRESH_HOURS=1 keeps a token until 1 h 30 min remain', async () => {
+    const settings = loadSettings({ KFM_REFRESH_HOURS: '1' });
+    expect(settings.refreshHours).toBe(1);
+    expect(renewBeforeMs(settings.refreshHours)).toBe(1.5 * HOUR);
+    let now = Date.parse('2026-01-01T00:00:00Z');
+    ecr.on(GetAuthorizationTokenCommand).resolvesOnce(tokenAnswer('first', new Date(now + 12 * HOUR))).resolves(tokenAnswer('second', new Date(now + 24 * HOUR)));
+    const provider = createEcrCredentials({ now: () => now, refreshHours: settings.refreshHours });
+    now += 10.5 * HOUR - 60_000;
+    expect((await provider.credentialsFor(ECR))?.password).toBe('first');
+    now += 2 * 60_000;
+    expect((await provider.credentialsFor(ECR))?.password).toBe('second');
+  });
+
+  it.each([1, 2, 6, 11])('with a refresh every %i h, the token handed out at each refresh outlives the next one by 30 min (48 h, fixed clock)', async (refreshHours) => {
+    const start = Date.parse('2026-01-01T00:00:00Z');
+    let now = start;
+    const expiry = new Map<string, number>();
+    let issued = 0;
+    // ECR's answer: a fresh 12-hour token each time, named so its expiry can be looked up.
+    ecr.on(GetAuthorizationTokenCommand).callsFake(() => {
+      const password = `token-${(issued += 1)}`;
+      expiry.set(password, now + 12 * HOUR);
+      return tokenAnswer(password, new Date(now + 12 * HOUR));
+    });
+    const provider = createEcrCredentials({ now: () => now, refreshHours });
+    let ticks = 0;
+    for (let tick = 0; now < start + 48 * HOUR; tick++, ticks++) {
+      // Webhook steps in between, at odd times: they share the cached token.
+      now = start + tick * refreshHours * HOUR + (tick % 3) * 7 * 60_000;
+      await provider.credentialsFor(ECR);
+      now = start + (tick + 1) * refreshHours * HOUR - 1; // the scheduled refresh (minus jitter)
+      const password = (await provider.credentialsFor(ECR))!.password;
+      const nextRefresh = now + refreshHours * HOUR;
+      expect(expiry.get(password)! - nextRefresh).toBeGreaterThanOrEqual(30 * 60_000 - 1);
+    }
+    // Not a token per call (two calls per tick): at most one renewal per refresh.
+    expect(issued).toBeLessThanOrEqual(ticks + 1);
   });
 
   it('turns an API error into a FetchError without secrets, and asks again next time', async () => {

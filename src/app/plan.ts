@@ -12,10 +12,9 @@ import type { DesiredWorkload } from '../render/workload.js';
 import type { Snapshot } from './snapshot.js';
 import { selectPush } from './push-selection.js';
 
-export type Trigger =
-  /** A resource update: registry pushes, or (without `pushes`) the scheduled refresh. */
-  | { hook: 'upgrade-charm'; pushes?: PushEvent[]; tag?: string }
-  | { hook: 'config-changed'; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null };
+import type { Trigger } from '../domain/commands.js';
+
+export type { Trigger } from '../domain/commands.js';
 
 export interface Selection {
   hook: Hook;

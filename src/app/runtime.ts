@@ -32,7 +32,8 @@ async function createFetcher(settings: Settings): Promise<ResourceFetcher> {
   const [{ createRegistryFetcher }, { createCredentialProvider }] = await Promise.all([
     import('../resource/registry-fetcher.js'), import('../resource/credentials/chain.js'),
   ]);
-  return createRegistryFetcher({ credentials: createCredentialProvider({ registryAuth: settings.registryAuth }) });
+  // ECR tokens must outlive the next scheduled refresh (src/resource/credentials/ecr.ts).
+  return createRegistryFetcher({ credentials: createCredentialProvider({ registryAuth: settings.registryAuth, ecr: { refreshHours: settings.refreshHours } }) });
 }
 
 /** The deployer for these settings, created on first use and kept for the warm function. */

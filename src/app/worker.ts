@@ -7,6 +7,7 @@
 import type { Command } from '../domain/commands.js';
 import { describeCommand, parseCommand } from '../domain/commands.js';
 import type { Logger } from '../log.js';
+import { noMetrics, type Metrics } from '../observability/metrics.js';
 import { isEcrEvent, parseEcrEvent } from '../registry/payloads/index.js';
 import { MAX_RECEIVE_COUNT, type BatchResult, type QueueBatch, type QueueRecord } from '../queue/port.js';
 import { pushCommand, refreshCommand, triggerOf, type IntakeOptions } from '../intake/commands.js';
@@ -16,6 +17,8 @@ import type { Deployer, StepReport } from './deployer.js';
 export interface WorkerDeps {
   deployer: Deployer;
   logger: Logger;
+  /** Applied, Ignored, Failed, DeadLettered and StepDuration; none by default. */
+  metrics?: Metrics;
   intake: Omit<IntakeOptions, 'now'>;
   now?: () => Date;
   /** Every step's report (`npm start` prints them). */
@@ -49,26 +52,37 @@ export function commandOf(record: QueueRecord, options: IntakeOptions): Command 
 
 export function createWorker(deps: WorkerDeps) {
   const now = deps.now ?? (() => new Date());
+  const metrics = deps.metrics ?? noMetrics;
 
   async function handleRecord(record: QueueRecord, deadline: () => number): Promise<void> {
     const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
     const last = receives >= MAX_RECEIVE_COUNT;
     const command = commandOf(record, { ...deps.intake, now: now() });
+    // Every line of this record (the deployer's too) carries the id intake answered.
+    deps.logger.withCorrelation('refused' in command ? record.messageId : command.id);
     if ('refused' in command) {
       deps.logger.warn('queue message refused', { messageId: record.messageId, reason: command.refused });
+      metrics.count('Ignored');
       await deps.deployer.record(record.messageId, 'unreadable message', 'ignored', command.refused, deadline);
       return;
     }
     const trigger = describeCommand(command);
+    const started = Date.now();
     try {
       const report = await deps.deployer.run(triggerOf(command), { id: command.id, trigger, deadline });
+      metrics.stepDuration(Date.now() - started);
+      metrics.count(report.outcome === 'applied' ? 'Applied' : report.outcome === 'ignored' ? 'Ignored' : 'Failed');
       deps.onReport?.(report);
       deps.logger.info('step done', { id: command.id, outcome: report.outcome, reason: report.reason, status: report.status, changes: report.changes });
       if (report.outcome === 'failed') throw new RetryLater(report.reason ?? 'the step failed');
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       deps.logger.warn('step failed', { id: command.id, receives, reason });
-      if (last) await deps.deployer.record(command.id, trigger, 'dead-lettered', `after ${receives} receives: ${reason}`, deadline).catch(() => undefined);
+      if (!(error instanceof RetryLater)) metrics.count('Failed'); // a failed outcome was counted above
+      if (last) {
+        metrics.count('DeadLettered');
+        await deps.deployer.record(command.id, trigger, 'dead-lettered', `after ${receives} receives: ${reason}`, deadline).catch(() => undefined);
+      }
       throw error;
     }
   }
@@ -89,6 +103,7 @@ export function createWorker(deps: WorkerDeps) {
         batchItemFailures.push({ itemIdentifier: record.messageId });
       }
     }
+    deps.logger.withCorrelation(undefined);
     return { batchItemFailures };
   };
 }

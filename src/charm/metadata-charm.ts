@@ -18,12 +18,15 @@ export function registryCredentialsOf(context: StepContext): RegistryCredentials
 /** The pod spec from the image info, config and relation data (the charm's `pod_spec_set`). */
 export function podSpecOf(context: StepContext): PodSpec {
   const { mysql } = context.state;
-  if (!mysql || context.mysqlPassword === undefined) throw new Error('mysql.available without relation data');
+  const ref = mysql?.passwordSecretRef;
+  if (!mysql || (!ref && context.mysqlPassword === undefined)) throw new Error('mysql.available without relation data');
+  const relation = { host: mysql.host, port: mysql.port, user: mysql.user };
   return {
     image: getInfo(context, IMAGE),
     credentials: registryCredentialsOf(context),
     config: { ...context.state.config },
-    mysql: { ...mysql, password: context.mysqlPassword },
+    // By reference the pod reads the existing Secret; the deployer has no password to hand over.
+    mysql: ref ? { ...relation, passwordSecretRef: { ...ref } } : { ...relation, password: context.mysqlPassword! },
     mysqlRevision: context.state.mysqlRevision,
   };
 }

@@ -53,7 +53,8 @@ function buildCharmStateSchema() {
     /** Why the last fetch failed, per resource; shown in the status response. */
     failures: z.record(z.string(), z.string()),
     config: configSchema(),
-    mysql: z.optional(z.object({ host: z.string(), port: z.int(), user: z.string() })),
+    /** The relation without its password; a reference to an existing Secret is no secret and is kept. */
+    mysql: z.optional(z.object({ host: z.string(), port: z.int(), user: z.string(), passwordSecretRef: z.optional(z.object({ name: z.string(), key: z.string() })) })),
     /** Bumped when the MySQL relation changes, so pods restart with the new password. */
     mysqlRevision: z.int(),
     status: z.object({

@@ -58,25 +58,29 @@ function applyConfig(context: StepContext, firstStep: boolean): void {
 function applyMysql(context: StepContext): void {
   const { mysql } = context.inputs;
   const known = context.state.mysql;
-  if (mysql === null || (mysql === undefined && context.inputs.live.mysqlPassword === undefined)) {
+  // By reference, the password lives in a Secret the deployer never reads: the relation stands on its data alone.
+  const knownRef = known?.passwordSecretRef;
+  if (mysql === null || (mysql === undefined && !knownRef && context.inputs.live.mysqlPassword === undefined)) {
     // Departed, or its Secret is gone: without a password the workload cannot start.
     if (context.flags.delete(flag.mysqlAvailable)) context.flags.add(flag.mysqlChanged);
     delete context.state.mysql;
     return;
   }
   if (mysql === undefined) {
-    context.mysqlPassword = context.inputs.live.mysqlPassword;
+    if (!knownRef) context.mysqlPassword = context.inputs.live.mysqlPassword;
     return;
   }
-  const differs =
-    known?.host !== mysql.host || known.port !== mysql.port || known.user !== mysql.user ||
-    context.inputs.live.mysqlPassword !== mysql.password;
+  const ref = mysql.passwordSecretRef;
+  const passwordDiffers = ref
+    ? knownRef?.name !== ref.name || knownRef.key !== ref.key
+    : knownRef !== undefined || context.inputs.live.mysqlPassword !== mysql.password;
+  const differs = known?.host !== mysql.host || known.port !== mysql.port || known.user !== mysql.user || passwordDiffers;
   if (differs) {
     context.flags.add(flag.mysqlChanged);
     context.state.mysqlRevision += 1;
   }
-  context.state.mysql = { host: mysql.host, port: mysql.port, user: mysql.user };
-  context.mysqlPassword = mysql.password;
+  context.state.mysql = { host: mysql.host, port: mysql.port, user: mysql.user, ...(ref ? { passwordSecretRef: { name: ref.name, key: ref.key } } : {}) };
+  context.mysqlPassword = ref ? undefined : mysql.password;
   context.flags.add(flag.mysqlAvailable);
 }
 
@@ -124,6 +128,7 @@ export function step(previous: CharmState | undefined, inputs: StepInputs): Step
 export function standingPodSpec(state: CharmState | undefined, live: StepInputs['live']): PodSpec | undefined {
   if (!state?.flags.includes(flag.started)) return undefined;
   const inputs: StepInputs = { hook: 'config-changed', fetched: {}, live, setStatus: false };
-  const context: StepContext = { flags: new Set(state.flags), state, inputs, statuses: [], credentials: {}, mysqlPassword: live.mysqlPassword };
-  return context.mysqlPassword === undefined ? undefined : podSpecOf(context);
+  const byRef = state.mysql?.passwordSecretRef !== undefined;
+  const context: StepContext = { flags: new Set(state.flags), state, inputs, statuses: [], credentials: {}, mysqlPassword: byRef ? undefined : live.mysqlPassword };
+  return context.mysqlPassword === undefined && !byRef ? undefined : podSpecOf(context);
 }

@@ -15,6 +15,12 @@ export type Command =
 
 export type CommandKind = Command['kind'];
 
+/** A step's input, as the charm sees it: one Juju hook. */
+export type Trigger =
+  /** A resource update: registry pushes, or (without `pushes`) the scheduled refresh, maybe with its chosen tag. */
+  | { hook: 'upgrade-charm'; pushes?: PushEvent[]; tag?: string }
+  | { hook: 'config-changed'; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null };
+
 const PROVIDERS = ['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic', 'ecr'] as const;
 
 function buildCommandSchema() {
@@ -27,7 +33,12 @@ function buildCommandSchema() {
     digest: z.optional(z.string()),
     pushedAt: z.optional(z.string()),
   });
-  const mysql = z.object({ host: z.string(), port: z.int(), user: z.string(), password: z.string() });
+  // Exactly one of the two (strict: an object with both matches neither, so it is refused, not trimmed).
+  const relation = { host: z.string(), port: z.int(), user: z.string() };
+  const mysql = z.union([
+    z.strictObject({ ...relation, password: z.string() }),
+    z.strictObject({ ...relation, passwordSecretRef: z.strictObject({ name: z.string(), key: z.string() }) }),
+  ]);
   return z.discriminatedUnion('kind', [
     z.object({ kind: z.literal('push'), ...common, pushes: z.array(push).check(z.minLength(1)) }),
     z.object({

@@ -38,12 +38,17 @@ export interface ImageInfo {
   credentials?: RegistryCredentials;
 }
 
-export interface MysqlRelation {
-  host: string;
-  port: number;
-  user: string;
-  password: string;
+/** A key of an existing Secret in the workload's namespace: the container reads it, the deployer never does. */
+export interface SecretKeyRef {
+  name: string;
+  key: string;
 }
+
+/** The relation's data: the password itself (stored in the deployer's own Secret), or a reference to one. */
+export type MysqlRelation = { host: string; port: number; user: string } & (
+  | { password: string; passwordSecretRef?: undefined }
+  | { password?: undefined; passwordSecretRef: SecretKeyRef }
+);
 
 export interface CharmConfig {
   port: number;

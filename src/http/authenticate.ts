@@ -1,11 +1,12 @@
-// middy middleware: the route's webhook authentication (src/webhook/auth.ts),
-// after the size limit and before the body is parsed, so an unauthenticated
-// caller learns nothing about validation.
+// middy middleware: the route's authentication (src/webhook/auth.ts), after the size limit and
+// before the body is parsed, so an unauthenticated caller learns nothing about validation. Each
+// route checks its own power's credential (DESIGN §5), never another's.
 import type { MiddlewareObj } from '@middy/core';
+import type { Credentials } from '../settings/settings.js';
 import { authenticate, type AuthRoute } from '../webhook/auth.js';
 import type { HttpEvent, HttpResult } from './types.js';
 
-export function webhookAuth(route: (event: HttpEvent) => AuthRoute, secret: string | undefined): MiddlewareObj<HttpEvent, HttpResult> {
+export function webhookAuth(route: (event: HttpEvent) => AuthRoute, credentials: Credentials): MiddlewareObj<HttpEvent, HttpResult> {
   return {
     before: function webhookAuthBefore(request) {
       const { event } = request;
@@ -13,7 +14,7 @@ export function webhookAuth(route: (event: HttpEvent) => AuthRoute, secret: stri
         headers: event.headers ?? {},
         query: event.queryStringParameters ?? {},
         rawBody: event.rawBody ?? Buffer.alloc(0),
-      }, secret);
+      }, credentials);
     },
   };
 }

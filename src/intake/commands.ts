@@ -7,8 +7,8 @@ import type { Command } from '../domain/commands.js';
 import type { ParsedPushes, PushEvent } from '../domain/types.js';
 import type { ImageRef } from '../image/reference.js';
 import type { TagPolicy } from '../policy/tag-policy.js';
-import { pushMismatch } from '../app/push-selection.js';
-import type { Trigger } from '../app/plan.js';
+import { pushMismatch } from '../policy/push-filter.js';
+import type { Trigger } from '../domain/commands.js';
 
 export interface IntakeOptions {
   image: ImageRef;

@@ -106,7 +106,8 @@ export function renderDeployment(spec: PodSpec, options: RenderOptions): KubeObj
     image: spec.image.registryPath,
     command: serverCommand(spec),
     ports: [{ name: 'http', containerPort: spec.config.port, protocol: 'TCP' }],
-    env: [{ name: MYSQL_PASSWORD_KEY, valueFrom: { secretKeyRef: { name: options.names.mysqlSecret, key: MYSQL_PASSWORD_KEY } } }],
+    // The deployer's own Secret, or the existing one the relation names (passwordSecretRef).
+    env: [{ name: MYSQL_PASSWORD_KEY, valueFrom: { secretKeyRef: spec.mysql.passwordSecretRef ? { name: spec.mysql.passwordSecretRef.name, key: spec.mysql.passwordSecretRef.key } : { name: options.names.mysqlSecret, key: MYSQL_PASSWORD_KEY } } }],
     resources: {
       requests: { cpu: pod.cpuRequest, memory: pod.memoryRequest },
       limits: { memory: pod.memoryLimit }, // no CPU limit: throttling would only slow the server down

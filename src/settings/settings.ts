@@ -9,13 +9,46 @@ import { POD_DEFAULTS, canonicalCpu, canonicalMemory, memoryBytes, type PodOptio
 
 export type TargetSetting = { kind: 'dir'; path: string } | { kind: 'kubernetes' };
 
+/** Where the secrets come from (src/settings/secrets.ts reads them): the variables, or a store by name. */
+export type SecretsFrom = { kind: 'env' } | { kind: 'ssm'; prefix: string } | { kind: 'secretsmanager'; id: string };
+
+/** One credential per power (DESIGN §5); an unset one closes its routes. */
+export interface Credentials {
+  /** KFM_WEBHOOK_SECRET: push webhooks (Bearer, GHCR and generic HMACs). */
+  push?: string;
+  /** KFM_DOCKERHUB_TOKEN, KFM_QUAY_TOKEN: the `?token=` of their own route only. */
+  dockerhub?: string;
+  quay?: string;
+  /** KFM_CONFIG_SECRET: POST /webhooks/config. */
+  config?: string;
+  /** KFM_CONTROL_SECRET: POST /control. */
+  control?: string;
+  /** KFM_STATUS_TOKEN: GET /status. */
+  status?: string;
+}
+
+/** Each power's variable: the settings error names these, never a value. */
+export const CREDENTIAL_VARIABLES = {
+  push: 'KFM_WEBHOOK_SECRET',
+  dockerhub: 'KFM_DOCKERHUB_TOKEN',
+  quay: 'KFM_QUAY_TOKEN',
+  config: 'KFM_CONFIG_SECRET',
+  control: 'KFM_CONTROL_SECRET',
+  status: 'KFM_STATUS_TOKEN',
+} as const satisfies Record<keyof Credentials, string>;
+
 export interface Settings {
   target: TargetSetting;
   namespace: string;
   app: string;
   image: ImageRef;
   tagPolicy: TagPolicy;
-  webhookSecret?: string;
+  credentials: Credentials;
+  secretsFrom: SecretsFrom;
+  /** KFM_REFRESH_HOURS: the scheduled refresh's interval; ECR tokens are renewed when less than it (plus a margin) remains. */
+  refreshHours: number;
+  /** KFM_TRACING: Powertools Tracer (X-Ray), opt-in. */
+  tracing: boolean;
   registryAuth: Record<string, { username: string; password: string }>;
   setStatus: boolean;
   /** Demo mode (`npm start`): no registry lookup, the event's digest is taken as is. Directory target only. */
@@ -60,6 +93,39 @@ function parseId(text: string): number {
   return Number(text);
 }
 const id = () => z.pipe(z.string(), z.transform(fromText(parseId)));
+/** Bytes, not characters: what an attacker must guess. The message never holds the value. */
+const credential = () => variable(z.refine((text: string) => Buffer.byteLength(text, 'utf8') >= 32, 'must be at least 32 bytes (e.g. openssl rand -hex 32)'));
+
+/** The same grammar as scripts/serverless-vars.cjs's grants (a prefix, a secret name or ARN). */
+function parseSecretsFrom(text: string): SecretsFrom {
+  if (text === 'env') return { kind: 'env' };
+  if (text.startsWith('ssm:')) {
+    const prefix = text.slice(4).replace(/\/+$/, '');
+    if (/^(\/[\w.-]+)+$/.test(prefix)) return { kind: 'ssm', prefix };
+    throw new Error('ssm: needs a path prefix like "ssm:/kubeflow-metadata-deployer/prod"');
+  }
+  if (text.startsWith('secretsmanager:')) {
+    const id = text.slice('secretsmanager:'.length);
+    if (/^[\w/+=.@-]{1,512}$/.test(id) || /^arn:[\w-]+:secretsmanager:[a-z0-9-]+:\d{12}:secret:[\w/+=.@-]+$/.test(id)) return { kind: 'secretsmanager', id };
+    throw new Error('secretsmanager: needs a secret name or ARN');
+  }
+  throw new Error('must be "env", "ssm:/<path prefix>" or "secretsmanager:<secret id>"');
+}
+
+/** ECR tokens last 12 hours: a refresh must come sooner, so the pull Secret is renewed in time. */
+function parseRefreshHours(text: string): number {
+  if (!/^(?:[1-9]|1[01])$/.test(text)) throw new Error('must be a whole number of hours from 1 to 11 (ECR tokens last 12 hours)');
+  return Number(text);
+}
+
+/** JSON.parse's message quotes the input: a registry password must not reach the settings error. */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new Error('must be JSON: {"<registry host>": {"username": "…", "password": "…"}}');
+  }
+}
 
 /**
  * One schema per variable, built only when the variable is set (a cold start usually sets three of
@@ -71,10 +137,16 @@ const VARIABLES = {
   KFM_APP: dnsLabel,
   KFM_IMAGE: () => z.pipe(z.string(), z.transform(fromText(parseImageRef))),
   KFM_TAG_POLICY: () => z.string(),
-  KFM_WEBHOOK_SECRET: () => variable(z.minLength(16, 'must be at least 16 characters')),
+  KFM_SECRETS_FROM: () => z.pipe(z.string(), z.transform(fromText(parseSecretsFrom))),
+  KFM_WEBHOOK_SECRET: credential,
+  KFM_DOCKERHUB_TOKEN: credential,
+  KFM_QUAY_TOKEN: credential,
+  KFM_CONFIG_SECRET: credential,
+  KFM_CONTROL_SECRET: credential,
+  KFM_STATUS_TOKEN: credential,
   KFM_REGISTRY_AUTH: () =>
     z.pipe(
-      z.pipe(z.string(), z.transform(fromText((text) => JSON.parse(text) as unknown))),
+      z.pipe(z.string(), z.transform(fromText(parseJson))),
       z.record(nonEmpty(), z.strictObject({ username: nonEmpty(), password: nonEmpty() })),
     ),
   KFM_SET_STATUS: flag,
@@ -84,6 +156,8 @@ const VARIABLES = {
   KFM_EKS_CA: () => variable(z.minLength(1)),
   AWS_REGION: () => variable(z.minLength(1)),
   KFM_QUEUE_URL: () => z.url({ protocol: /^https?$/ }),
+  KFM_REFRESH_HOURS: () => z.pipe(z.string(), z.transform(fromText(parseRefreshHours))),
+  KFM_TRACING: flag,
   KFM_RUN_AS_USER: id,
   KFM_RUN_AS_GROUP: id,
   KFM_CPU_REQUEST: () => z.pipe(z.string(), z.transform(fromText(canonicalCpu))),
@@ -103,6 +177,9 @@ function defaults() {
     KFM_APP: 'kubeflow-metadata',
     KFM_IMAGE: parseImageRef(DEFAULT_IMAGE),
     KFM_TAG_POLICY: 'track',
+    KFM_SECRETS_FROM: { kind: 'env' } as SecretsFrom,
+    KFM_REFRESH_HOURS: 6,
+    KFM_TRACING: 'false' as const,
     KFM_REGISTRY_AUTH: {} as Record<string, { username: string; password: string }>,
     KFM_SET_STATUS: 'true' as const,
     KFM_OFFLINE: 'false' as const,
@@ -131,6 +208,8 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   }
   if (problems.length > 0) throw new SettingsError(`invalid settings: ${problems.join('; ')}`);
   const s = values as Values;
+  const credentials = Object.fromEntries(Object.entries(CREDENTIAL_VARIABLES).map(([power, name]) => [power, s[name]])) as Credentials;
+  assertDistinct(credentials);
   if (s.KFM_OFFLINE === 'true' && s.KFM_TARGET.kind !== 'dir') {
     throw new SettingsError('invalid settings: KFM_OFFLINE: only allowed with a dir: target (it skips the registry lookup)');
   }
@@ -150,7 +229,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
     app: s.KFM_APP,
     image: s.KFM_IMAGE,
     tagPolicy,
-    webhookSecret: s.KFM_WEBHOOK_SECRET,
+    credentials,
+    secretsFrom: s.KFM_SECRETS_FROM,
+    refreshHours: s.KFM_REFRESH_HOURS,
+    tracing: s.KFM_TRACING === 'true',
     registryAuth: Object.fromEntries(Object.entries(s.KFM_REGISTRY_AUTH).map(([host, auth]) => [host.toLowerCase(), auth])),
     setStatus: s.KFM_SET_STATUS === 'true',
     offline: s.KFM_OFFLINE === 'true',
@@ -166,4 +248,16 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       memoryLimit: s.KFM_MEMORY_LIMIT,
     },
   };
+}
+
+/** One credential per power: a value used for two would let one power act as the other. */
+function assertDistinct(credentials: Credentials): void {
+  const byValue = new Map<string, string[]>();
+  for (const [power, value] of Object.entries(credentials) as [keyof Credentials, string | undefined][]) {
+    if (value !== undefined) byValue.set(value, [...(byValue.get(value) ?? []), CREDENTIAL_VARIABLES[power]]);
+  }
+  const reused = [...byValue.values()].filter((names) => names.length > 1);
+  if (reused.length > 0) {
+    throw new SettingsError(`invalid settings: ${reused.map((names) => names.join(', ')).join('; ')}: the same value for several powers (each needs its own credential)`);
+  }
 }

@@ -3,6 +3,13 @@
 // and the in-flight request is shared, so a burst of webhooks costs one API
 // call. The SDK is imported on first use: functions that never talk to ECR do
 // not pay its cold-start cost.
+//
+// The token also goes into the pull Secret the kubelet uses, and that Secret is
+// rewritten only by the next step, at the latest the scheduled refresh
+// (KFM_REFRESH_HOURS). So a token is renewed once less than the refresh interval
+// plus a margin remains: a Secret written by any step then outlives the next
+// refresh. Renewing just before expiry would leave a warm container writing a
+// token that expires hours before the refresh replaces it.
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { RegistryCredentials } from '../../domain/types.js';
 import { FetchError } from '../../errors.js';
@@ -17,10 +24,18 @@ export type EcrClientLike = Pick<ECRClient, 'send'>;
 export interface EcrCredentialsOptions {
   /** Builds the SDK client for a region (tests inject one). */
   createClient: (region: string) => EcrClientLike | Promise<EcrClientLike>;
-  /** Renew this long before the token's `expiresAt`. */
-  renewBeforeMs: number;
+  /** The scheduled refresh's interval (settings.refreshHours): renew when less than it plus RENEW_MARGIN_MS remains. */
+  refreshHours: number;
+  /** Renew this long before the token's `expiresAt`; overrides refreshHours. */
+  renewBeforeMs?: number;
   now: () => number;
 }
+
+/** Beyond the refresh interval: the schedule's jitter, a queued step, a slow rollout. */
+export const RENEW_MARGIN_MS = 30 * 60 * 1000;
+
+/** How long before expiry a token is renewed for a refresh every `refreshHours`. */
+export const renewBeforeMs = (refreshHours: number): number => refreshHours * 3600 * 1000 + RENEW_MARGIN_MS;
 
 let sdk: Promise<typeof import('@aws-sdk/client-ecr')> | undefined;
 function loadSdk() {
@@ -30,7 +45,7 @@ function loadSdk() {
 
 const defaults: EcrCredentialsOptions = {
   createClient: async (region) => new (await loadSdk()).ECRClient({ region }),
-  renewBeforeMs: 5 * 60 * 1000,
+  refreshHours: 6, // KFM_REFRESH_HOURS' default
   now: () => Date.now(),
 };
 
@@ -45,6 +60,7 @@ function decodeToken(token: string, host: string): RegistryCredentials {
 
 export function createEcrCredentials(opts: Partial<EcrCredentialsOptions> = {}): CredentialProvider {
   const options = { ...defaults, ...opts };
+  const renewBefore = options.renewBeforeMs ?? renewBeforeMs(options.refreshHours);
   const clients = new Map<string, Promise<EcrClientLike>>();
   /** `renewAt` is unset while the request is in flight: every caller shares it. */
   const cache = new Map<string, { credentials: Promise<RegistryCredentials>; renewAt?: number }>();
@@ -79,7 +95,8 @@ export function createEcrCredentials(opts: Partial<EcrCredentialsOptions> = {}):
         ({ credentials, expiresAt }) => {
           // Without an expiry, assume ECR's documented 12 hours.
           const expires = expiresAt?.getTime() ?? options.now() + 12 * 3600 * 1000;
-          entry.renewAt = expires - options.renewBeforeMs;
+          // A token shorter-lived than the margin (never from ECR) is renewed on every use.
+          entry.renewAt = expires - renewBefore;
           return credentials;
         },
         (error: unknown) => {
