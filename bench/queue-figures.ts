@@ -75,22 +75,27 @@ export async function queueFigures({ row, notes, step, bundles, runs }: Figures)
       const described = Object.entries(io.reduce<Record<string, number>>((count, r) => ({ ...count, [r.method]: (count[r.method] ?? 0) + 1 }), {})).map(([m, n]) => `${n} ${m}`).join(' + ');
 
       step(`cold starts: ${runs} rounds of intake on the SQS path (vs node -e 0) and the worker on EKS (vs a script doing its I/O: ${described})`);
-      const lambdaIntake = { KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', KFM_IMAGE: 'registry.example:5000/another/repository:v1' };
+      // As Lambda sets it up: the queue's URL, the function's name (so Powertools Metrics writes its EMF line);
+      // the credentials in the environment (a store's round trip at cold start is not intake's code).
+      const lambdaIntake = { KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'kfm-bench-intake', KFM_IMAGE: 'registry.example:5000/another/repository:v1' };
+      const { AWS_LAMBDA_FUNCTION_NAME: _name, ...withoutMetrics } = lambdaIntake;
       const cases: ColdCase[] = [
-        { name: 'intake on Lambda (KFM_QUEUE_URL), an ignored push', bundle: bundles.intake!, route: 'intake', env: lambdaIntake },
+        { name: 'intake on Lambda (KFM_QUEUE_URL, EMF metrics), an ignored push', bundle: bundles.intake!, route: 'intake', env: lambdaIntake },
+        { name: 'intake, KFM_QUEUE_URL but no AWS_LAMBDA_FUNCTION_NAME (no metrics), an ignored push', bundle: bundles.intake!, route: 'intake', env: withoutMetrics },
         {
-          name: 'intake on Lambda (KFM_QUEUE_URL), a failed authentication (401)', bundle: bundles.intake!, route: 'intake', env: lambdaIntake,
+          name: 'intake on Lambda (KFM_QUEUE_URL, EMF metrics), a failed authentication (401)', bundle: bundles.intake!, route: 'intake', env: lambdaIntake,
           event: (n) => { const event = httpEvent('push', n) as { headers: Record<string, string> }; event.headers = { ...event.headers, authorization: 'Bearer wrong' }; return event; },
         },
         { name: `worker on EKS as on Lambda (one step: ${described})`, bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksEnv, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
       ];
-      const [ignored, refused, worker] = await measureColdStarts(cases, runs);
+      const [ignored, noMetrics, refused, worker] = await measureColdStarts(cases, runs);
       // A 401 is not a 2xx: cold-invoke counts it as a failure; only its time is wanted.
       refused!.failures = refused!.failures.filter((failure) => !failure.includes('"statusCode":401'));
       row(`cold init, ${ignored!.name} (bundled, median of ${runs})`, ratio(ignored!, 'node -e 0'), '≤ 1.5×', ignored!.ratio <= 1.5 && ignored!.failures.length === 0);
+      row(`cold init, ${noMetrics!.name} (median of ${runs})`, ratio(noMetrics!, 'node -e 0'), '—');
       row(`cold init, ${refused!.name} (median of ${runs})`, ratio(refused!, 'node -e 0'), '—');
       row(`cold init, ${worker!.name} (median of ${runs})`, ratio(worker!, 'the same I/O in a minimal script'), '≤ 1.5×', worker!.ratio <= 1.5 && worker!.failures.length === 0);
-      for (const cold of [ignored!, refused!, worker!]) {
+      for (const cold of [ignored!, noMetrics!, refused!, worker!]) {
         if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
       }
       // Same I/O: every worker run and every baseline run sent exactly the probe's requests.

@@ -58,7 +58,10 @@ await cp.applyDeployerRbac();
 const aws = await startAwsStandIn();
 const kubeconfig = cp.deployerKubeconfig;
 try {
-  const cases: ColdCase[] = HANDLERS.map((name) => ({ name, bundle: bundles[name]!, route: name as ColdCase['route'] }));
+  // Directory target, no KFM_QUEUE_URL: intake answers a push and its in-process worker applies it in the same
+  // process (a local run; on Lambda see queue-figures.ts); the worker applies a config and a push from one batch.
+  const label: Record<string, string> = { intake: 'intake, no queue (in-process worker applies the push)', worker: 'worker (an SQS batch: config, push)' };
+  const cases: ColdCase[] = HANDLERS.map((name) => ({ name: label[name] ?? name, bundle: bundles[name]!, route: name as ColdCase['route'] }));
   cases.push({ name: 'status, KFM_TARGET=kubernetes (real API server)', bundle: bundles.status!, route: 'status', env: { KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig } });
   // As on Lambda: EKS endpoint and CA configured, the role's credentials in the environment.
   cases.push({
@@ -69,7 +72,7 @@ try {
     },
   });
   for (const cold of await measureColdStarts(cases, runs)) {
-    const info = cold.name.includes('kubernetes');
+    const info = cold.name.includes('kubernetes') || cold.name.includes('no queue');
     const figure = `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`;
     row(`cold init, ${cold.name} (median of ${runs}, ratio to node -e 0)`, figure, info ? '—' : '≤ 2.0×', info ? undefined : cold.ratio <= 2 && cold.failures.length === 0);
     if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);

@@ -21,7 +21,8 @@ import { access, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { PutParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { SQSEvent } from 'aws-lambda';
 import { parse, stringify } from 'yaml';
 import { startKubeDouble, type KubeDouble } from './support/kube-double.js';
@@ -185,6 +186,13 @@ describe('intake on Lambda (KFM_QUEUE_URL set): the SQS path, with a real SQS AP
     client?.destroy();
     await moto?.stop();
   });
+  async function drain(): Promise<void> {
+    for (;;) {
+      const { Messages = [] } = await client.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }));
+      if (Messages.length === 0) return;
+      for (const message of Messages) await client.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: message.ReceiptHandle }));
+    }
+  }
 
   it('a push intake ignores and a failed authentication load no chunk but the shared errors (nothing of the worker, the cluster or SQS)', async () => {
     const ignored = await invoke('intake', events('push-distribution.json'), { ...intakeEnv(), KFM_IMAGE: 'registry.example:5000/another/repository:v1' });
@@ -194,6 +202,30 @@ describe('intake on Lambda (KFM_QUEUE_URL set): the SQS path, with a real SQS AP
     const refused = await invoke('intake', await sample('push-distribution.json', (e) => void (e.headers.authorization = 'Bearer wrong-secret')), intakeEnv());
     expect(refused.answer?.statusCode).toBe(401);
     expect(refused.loadedAtExit).toEqual(['kfm-errors.cjs']);
+  });
+
+  it('as on Lambda (AWS_LAMBDA_FUNCTION_NAME, secrets in SSM): the SSM chunk reads the credentials at cold start, the metrics chunk writes the EMF line', async () => {
+    const ssm = new SSMClient(moto.clientConfig);
+    try {
+      for (const name of ['KFM_WEBHOOK_SECRET', 'KFM_CONFIG_SECRET']) {
+        await ssm.send(new PutParameterCommand({ Name: `/kfm/bundles/${name}`, Value: CREDENTIALS[name], Type: 'SecureString', Overwrite: true }));
+      }
+    } finally {
+      ssm.destroy();
+    }
+    // No credential in the environment: only the store has them.
+    const noCredentials = Object.fromEntries(Object.keys(CREDENTIALS).map((name) => [name, '']));
+    const push = await invoke('intake', events('push-distribution.json'), {
+      ...intakeEnv(), ...noCredentials, KFM_SECRETS_FROM: 'ssm:/kfm/bundles', AWS_ENDPOINT_URL_SSM: moto.endpoint, AWS_LAMBDA_FUNCTION_NAME: 'kfm-bundles-intake',
+    });
+    expect(push.handlerError).toBeUndefined();
+    expect(push.answer?.statusCode).toBe(202);
+    expect(push.body.accepted).toMatch(/^push-/);
+    expect(push.loadedAtExit).toEqual(['kfm-aws-sqs.cjs', 'kfm-aws-ssm.cjs', 'kfm-errors.cjs', 'kfm-metrics.cjs']);
+    const emf = push.log.find((line) => '_aws' in line) as { _aws: { CloudWatchMetrics: Array<{ Metrics: Array<{ Name: string }> }> } } | undefined;
+    expect(emf?._aws.CloudWatchMetrics[0]!.Metrics.map((metric) => metric.Name)).toContain('Accepted');
+    // Drain what it queued: the next test reads the queue from its start.
+    await drain();
   });
 
   it("the SQS chunk's QueueError is the handler's QueueError (one kfm-errors.cjs): a standard queue URL is a 503, not a 500", async () => {
@@ -466,7 +498,7 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
   });
 });
 
-it('the chunks only some paths load (EKS, ECR, SQS, OIDC, cloud auth) load on their own and export what the stand-ins call', async () => {
+it('the chunks only some paths load (EKS, ECR, SQS, SSM, Secrets Manager, metrics, tracing, OIDC, cloud auth) load on their own and export what the stand-ins call', async () => {
   const probe = `
     const at = (file) => require(${JSON.stringify(dist)} + '/' + file);
     const checks = {
@@ -474,6 +506,8 @@ it('the chunks only some paths load (EKS, ECR, SQS, OIDC, cloud auth) load on th
       ecr: typeof at('kfm-aws-ecr.cjs').ECRClient,
       sqs: typeof at('kfm-aws-sqs.cjs').SQSClient + ',' + typeof at('kfm-aws-sqs.cjs').createSqsQueue,
       local: typeof at('kfm-local-runtime.cjs').localRuntime,
+      stores: typeof at('kfm-aws-ssm.cjs').SSMProvider + ',' + typeof at('kfm-aws-secrets.cjs').SecretsProvider,
+      observability: typeof at('kfm-metrics.cjs').Metrics + ',' + typeof at('kfm-metrics.cjs').MetricUnit + ',' + typeof at('kfm-tracer.cjs').Tracer,
       aws: [typeof at('kfm-aws-eks.cjs').DescribeClusterCommand, typeof at('kfm-aws-credentials.cjs').defaultProvider, typeof at('kfm-aws-credentials-env.cjs').fromEnv].join(','),
       oidc: typeof at('kfm-openid-client.cjs').discovery + ',' + typeof at('kfm-openid-client.cjs').refreshTokenGrant,
       jsonpath: JSON.stringify(at('kfm-jsonpath-plus.cjs').JSONPath({ path: '$.a.b', json: { a: { b: 7 } }, wrap: false })),
@@ -484,7 +518,7 @@ it('the chunks only some paths load (EKS, ECR, SQS, OIDC, cloud auth) load on th
     process.stdout.write(JSON.stringify(checks));`;
   const { stdout } = await run(process.execPath, ['-e', probe], { cwd: work, env: { PATH: process.env.PATH ?? '' } });
   expect(JSON.parse(stdout)).toEqual({
-    eks: 'function', ecr: 'function', sqs: 'function,function', local: 'function', aws: 'function,function,function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
+    eks: 'function', ecr: 'function', sqs: 'function,function', local: 'function', stores: 'function,function', observability: 'function,object,function', aws: 'function,function,function', oidc: 'function,function', jsonpath: '7', socks: 'function', yaml: 'a: 1', semver: 'true',
   });
 });
 

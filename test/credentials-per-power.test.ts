@@ -183,7 +183,7 @@ describe('an unset credential closes its routes', () => {
 
 describe('the samples carry each route its own credential', () => {
   const settings = loadSettings({ KFM_TARGET: 'dir:/nonexistent-power-test', ...LOCAL });
-  it.each(SAMPLES.map((s) => [s.file, s]))('%s is accepted with events/local-credentials.json', async (_file, s) => {
+  it.each(SAMPLES.map((s) => [s.file, s] as const))('%s is accepted with events/local-credentials.json', async (_file, s) => {
     expect((await invoke(settings, s.route, sample(s.file))).status).toBe(s.route === 'status' ? 200 : 202);
   });
 });

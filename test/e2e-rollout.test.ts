@@ -15,6 +15,7 @@
 //   image-pull-backoff Pending, container waiting ImagePullBackOff
 //   never-ready        Running, container running but never Ready (a failing readiness probe)
 //   (no label)         kwok's pod-ready: Running and Ready
+// and one keyed on the image instead of a label (err-image-pull: pods running UNPULLABLE).
 // Their templates carry no timestamps, so re-applying one is a no-op patch (no event,
 // no loop). What kwok does not model: restarts counting up, back-off timing.
 //
@@ -28,7 +29,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { watchRollout, type RolloutWatchResult } from '../src/rollout/watch.js';
-import type { Verdict } from '../src/rollout/verdict.js';
+import type { Verdict, VerdictOptions } from '../src/rollout/verdict.js';
 import { DEPLOYER_USER, REPO_ROOT, peersCache, startControlPlane, type ControlPlane } from './support/control-plane.js';
 
 jest.setTimeout(240_000); // a loaded 2-core machine: control plane start, rollouts, a 10 s progress deadline
@@ -36,6 +37,9 @@ const NS = 'kubeflow';
 const STAGED_NODE = 'kwok-staged-0';
 const GOOD = 'registry.example/kubeflow/metadata@sha256:' + '1'.repeat(64);
 const BAD = 'registry.example/kubeflow/metadata@sha256:' + '2'.repeat(64);
+const OTHER = 'registry.example/kubeflow/metadata@sha256:' + '4'.repeat(64);
+/** Pods running this image fail to pull it (ErrImagePull), whatever their labels. */
+const UNPULLABLE = 'registry.example/kubeflow/metadata@sha256:' + '3'.repeat(64);
 
 const version = (key: string): string => {
   const match = new RegExp(`^${key}=(\\S+)`, 'm').exec(readFileSync(join(REPO_ROOT, 'scripts/test-peers/versions.env'), 'utf8'));
@@ -43,13 +47,17 @@ const version = (key: string): string => {
   return match[1];
 };
 
-/** A behaviour stage: pods labelled kfm-test/behaviour=<value> get `status` (a Go template over the pod). */
-const behaviourStage = (value: string, status: string) => ({
+/**
+ * A behaviour stage: pods labelled kfm-test/behaviour=<value> (or, with `image`, pods running that
+ * image: a Deployment the deployer renders carries no test label) get `status`, a Go template over the pod.
+ */
+const behaviourStage = (value: string, status: string, image?: string) => ({
   apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'Stage', metadata: { name: `kfm-test-${value}` },
   spec: {
     resourceRef: { apiGroup: 'v1', kind: 'Pod' }, weight: 1,
     selector: { matchExpressions: [
-      { key: '.metadata.labels["kfm-test/behaviour"]', operator: 'In', values: [value] },
+      image ? { key: '.spec.containers.[].image', operator: 'In', values: [image] }
+        : { key: '.metadata.labels["kfm-test/behaviour"]', operator: 'In', values: [value] },
       { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
     ] },
     next: { statusTemplate: status },
@@ -76,6 +84,13 @@ phase: Running
 {{ end }}
 phase: Pending
 `),
+  behaviourStage('err-image-pull', `${notReady}containerStatuses:
+{{ range .spec.containers }}
+- {name: {{ .name | Quote }}, image: {{ .image | Quote }}, ready: false, started: false, restartCount: 0,
+   state: {waiting: {reason: ErrImagePull, message: "manifest unknown"}}}
+{{ end }}
+phase: Pending
+`, UNPULLABLE),
   behaviourStage('never-ready', `${notReady}containerStatuses:
 {{ range .spec.containers }}
 - {name: {{ .name | Quote }}, image: {{ .image | Quote }}, ready: false, started: true, restartCount: 0, state: {running: {}}}
@@ -147,11 +162,11 @@ function kubeConfig(as: 'admin' | 'deployer'): KubeConfig {
 }
 
 /** Watches `app` as `as` for up to `ms`, recording every poll's verdict. */
-async function watch(app: string, as: 'admin' | 'deployer', ms = 120_000): Promise<RolloutWatchResult & { seen: Verdict[] }> {
+async function watch(app: string, as: 'admin' | 'deployer', ms = 120_000, options: VerdictOptions = {}): Promise<RolloutWatchResult & { seen: Verdict[] }> {
   const seen: Verdict[] = [];
   const end = Date.now() + ms;
   const result = await watchRollout({ kubeConfig: kubeConfig(as), namespace: NS, app, deadline: () => end - Date.now(),
-    marginMs: 0, intervalMs: 500, onPoll: (v) => seen.push(v) });
+    marginMs: 0, intervalMs: 500, onPoll: (v) => seen.push(v), ...options });
   return { ...result, seen };
 }
 
@@ -196,14 +211,36 @@ describe('rollout verdicts on a real control plane', () => {
       message: `Back-off pulling image "${BAD}"` });
   });
 
+  it('a stage keyed on the image, not a label (how a bad push of the deployer\'s own Deployment is made to fail): ErrImagePull', async () => {
+    await admin(['apply', '-f', '-'], deployment('rollout-unpullable', UNPULLABLE));
+    const result = await watch('rollout-unpullable', 'admin');
+    expect(result).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^pod rollout-unpullable-[a-z0-9]+-[a-z0-9]+ ErrImagePull$/), message: 'manifest unknown' });
+  });
+
   it('pods that never get Ready, progressDeadlineSeconds 10: progressing, then failed with ProgressDeadlineExceeded naming the pod', async () => {
+    for (const image of [GOOD, OTHER]) { // two good templates: the first one's ReplicaSet ends at 0 pods
+      await admin(['apply', '-f', '-'], deployment('rollout-never-ready', image, undefined, 10));
+      expect((await watch('rollout-never-ready', 'admin')).state).toBe('complete');
+    }
     const t0 = Date.now();
-    await admin(['apply', '-f', '-'], deployment('rollout-never-ready', GOOD, 'never-ready', 10));
+    await admin(['apply', '-f', '-'], deployment('rollout-never-ready', OTHER, 'never-ready', 10));
     const result = await watch('rollout-never-ready', 'admin');
     const elapsed = Date.now() - t0;
-    expect(result).toMatchObject({ state: 'failed', reason: expect.stringMatching(/^ProgressDeadlineExceeded: pod rollout-never-ready-[a-z0-9]+-[a-z0-9]+ Running, not Ready$/) });
+    expect(result).toMatchObject({ state: 'failed', generation: 3, reason: expect.stringMatching(/^ProgressDeadlineExceeded: pod rollout-never-ready-[a-z0-9]+-[a-z0-9]+ Running, not Ready$/) });
     expect(result.message).toMatch(/has timed out progressing/);
     expect(result.seen.filter((v) => v.state === 'progressing').length).toBeGreaterThan(3);
     expect(elapsed).toBeGreaterThanOrEqual(10_000);
+  });
+
+  it('then a revert to the first template (its ReplicaSet still exists, at 0 pods): complete; the old ProgressDeadlineExceeded is not the revert\'s', async () => {
+    await admin(['apply', '-f', '-'], deployment('rollout-never-ready', GOOD, undefined, 10));
+    const since = new Date(String((await cp.request('GET', '/version')).headers.date)).toISOString();
+    const [withSince, without] = await Promise.all([
+      watch('rollout-never-ready', 'admin', 120_000, { since }),
+      watch('rollout-never-ready', 'admin', 120_000),
+    ]);
+    console.log(JSON.stringify({ since, withSince, without }, null, 1));
+    expect(withSince).toMatchObject({ state: 'complete', generation: 4 });
+    expect(withSince.seen.filter((v) => v.state === 'failed')).toEqual([]);
   });
 });

@@ -15,6 +15,7 @@ const condition = () =>
     status: z.optional(z.string()),
     reason: z.optional(z.string()),
     message: z.optional(z.string()),
+    lastUpdateTime: z.optional(z.string()),
   });
 const meta = () =>
   z.object({

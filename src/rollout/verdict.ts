@@ -49,6 +49,15 @@ export const FAILURE_REASONS: ReadonlySet<string> = new Set([
 export interface VerdictOptions {
   /** Replaces FAILURE_REASONS (e.g. to let ErrImagePull retry until the deadline). */
   failureReasons?: ReadonlySet<string>;
+  /**
+   * The API server's time (RFC 3339) of the write that started this rollout: the `time` of the
+   * Deployment's managedFields entry for kubeflow-metadata-deployer in the apply's answer. A
+   * rollout back to a template whose ReplicaSet still exists (a revert, a pin of an older digest)
+   * keeps the Progressing condition of the rollout before it: a ProgressDeadlineExceeded last
+   * updated at or before `since` is that one's, not this one's. Without it, such a stale condition
+   * fails the revert until the controller replaces it.
+   */
+  since?: string;
 }
 
 const oneLine = (text: string | undefined): string | undefined =>
@@ -67,7 +76,7 @@ export function rolloutVerdict(observed: RolloutObservation, options: VerdictOpt
 
   const conditions = deployment.status?.conditions ?? [];
   const progressing = conditions.find((c) => c.type === 'Progressing');
-  if (progressing?.reason === 'ProgressDeadlineExceeded' && progressing.status !== 'True') {
+  if (progressing?.reason === 'ProgressDeadlineExceeded' && progressing.status !== 'True' && !earlier(progressing.lastUpdateTime, options.since)) {
     const replicaFailure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
     const why = notReady(pods) ?? (replicaFailure ? `${replicaFailure.reason ?? 'ReplicaFailure'}` : undefined);
     return {
@@ -88,6 +97,13 @@ export function rolloutVerdict(observed: RolloutObservation, options: VerdictOpt
   const pod = notReady(pods);
   const paused = deployment.spec?.paused ? 'the Deployment is paused; ' : '';
   return { state: 'progressing', reason: `${paused}${waiting}${pod ? ` (${pod})` : ''}` };
+}
+
+/** Whether `time` is at or before `since` (both RFC 3339, second resolution): a condition of an earlier rollout. */
+function earlier(time: string | undefined, since: string | undefined): boolean {
+  if (time === undefined || since === undefined) return false;
+  const [t, s] = [Date.parse(time), Date.parse(since)];
+  return Number.isFinite(t) && Number.isFinite(s) && t <= s;
 }
 
 /** The pods of the current template, by the newest ReplicaSet's hash (or by image); terminating ones left out. */

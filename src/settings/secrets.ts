@@ -78,9 +78,12 @@ export function ssmSource(prefix: string, options: StoreOptions = {}): SecretSou
         provider = undefined;
         throw error;
       });
+      const ssm = await provider;
+      // getParametersByName keeps values 5 s at least (a maxAge of 0 counts as unset): the loader is the cache.
+      if (!options.maxAgeSeconds) ssm.clearCache();
       const wanted = Object.fromEntries(names.map((name) => [`${prefix}/${name}`, {}]));
       // throwOnError false: a missing parameter lands in `_errors`, so the message can name each one.
-      const found = await (await provider).getParametersByName(wanted, { decrypt: true, maxAge: options.maxAgeSeconds ?? 0, throwOnError: false });
+      const found = await ssm.getParametersByName(wanted, { decrypt: true, maxAge: options.maxAgeSeconds, throwOnError: false });
       return Object.fromEntries(names.flatMap((name) => {
         const value = found[`${prefix}/${name}`];
         return typeof value === 'string' && value !== '' ? [[name, value]] : [];
@@ -102,7 +105,7 @@ export function secretsManagerSource(id: string, options: StoreOptions = {}): Se
         provider = undefined;
         throw error;
       });
-      const raw = await (await provider).get(id, { maxAge: options.maxAgeSeconds ?? 0 });
+      const raw = await (await provider).get(id, { maxAge: options.maxAgeSeconds ?? 0, forceFetch: !options.maxAgeSeconds });
       const text = typeof raw === 'string' ? raw : raw === undefined ? '' : Buffer.from(raw).toString('utf8');
       let json: unknown;
       try {
