@@ -94,6 +94,14 @@ describe('rolloutVerdict on fixtures', () => {
       .toEqual({ state: 'failed', reason: 'ProgressDeadlineExceeded: FailedCreate', message: refused.message });
   });
 
+  it('since: a ProgressDeadlineExceeded last updated at or before the write is the previous rollout\'s (a revert), a later one counts', () => {
+    const stale = { ...DEADLINE, lastUpdateTime: '2026-01-01T00:00:10Z' };
+    const observation = { deployment: deployment({ available: 0 }, [stale]), pods: [pod('a', 'running-not-ready')], replicaSets: replicaSets() };
+    expect(rolloutVerdict(observation, { since: '2026-01-01T00:00:10Z' }).state).toBe('progressing');
+    expect(rolloutVerdict(observation, { since: '2026-01-01T00:00:09Z' }).state).toBe('failed');
+    expect(rolloutVerdict(observation).state).toBe('failed');
+  });
+
   it('a deadline or counts of an older generation decide nothing', () => {
     expect(rolloutVerdict({ deployment: deployment({ generation: 3, observed: 2, available: 0 }, [DEADLINE]), pods: [pod('a', 'CrashLoopBackOff')] }).state).toBe('progressing');
   });

@@ -54,8 +54,10 @@ export interface VerdictOptions {
    * Deployment's managedFields entry for kubeflow-metadata-deployer in the apply's answer. A
    * rollout back to a template whose ReplicaSet still exists (a revert, a pin of an older digest)
    * keeps the Progressing condition of the rollout before it: a ProgressDeadlineExceeded last
-   * updated at or before `since` is that one's, not this one's. Without it, such a stale condition
-   * fails the revert until the controller replaces it.
+   * updated at or before `since` is that one's, not this one's. (On a real control plane the
+   * controller usually replaces it in the same status write that bumps observedGeneration, since
+   * scaling the failed ReplicaSet down counts as progress; when nothing moves in that sync — the
+   * failed ReplicaSet had no pods — the stale condition would fail the revert.)
    */
   since?: string;
 }
