@@ -14,7 +14,7 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { GiveUp, isRetryableCode, isRetryableStatus, requestTimeout, withRetry, type Failure, type RetryOptions } from '../targets/kubernetes/retry.js';
-import { send as realSend } from '../targets/kubernetes/transport.js';
+import { send as realSend, statusMessage } from '../targets/kubernetes/transport.js';
 import { describeTrigger, flatten, type Trigger } from './trigger.js';
 
 export const REPORTING_CONTROLLER = 'kubeflow-metadata-deployer';
@@ -155,7 +155,7 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
         await withRetry(async () => {
           const response = await send(options.kubeConfig, server, { method: 'POST', path, body: JSON.stringify(body), contentType: 'application/json' },
             () => requestTimeout(policy));
-          if (response.status !== 201 && response.status !== 200) throw new StatusError(response.status, statusLine(response.status, response.text));
+          if (response.status !== 201 && response.status !== 200) throw new StatusError(response.status, statusMessage(response.status, response.text));
         }, classify, policy);
         return { ok: true, name };
       } catch (error) {
@@ -167,13 +167,3 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
   };
 }
 
-/** `<code> <reason>: <message>` from the API's Status answer. */
-function statusLine(code: number, text: string): string {
-  try {
-    const status = JSON.parse(text) as { reason?: unknown; message?: unknown } | null;
-    const head = typeof status?.reason === 'string' && status.reason ? `${code} ${status.reason}` : `${code}`;
-    return typeof status?.message === 'string' && status.message ? `${head}: ${status.message.slice(0, 300)}` : head;
-  } catch {
-    return `${code}`;
-  }
-}

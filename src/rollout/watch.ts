@@ -18,7 +18,7 @@ import type { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import type * as z from 'zod/mini';
 import { TargetError } from '../errors.js';
 import { isRetryableCode, isRetryableStatus } from '../targets/kubernetes/retry.js';
-import { send as realSend, type ApiRequest } from '../targets/kubernetes/transport.js';
+import { send as realSend, type ApiRequest, statusMessage } from '../targets/kubernetes/transport.js';
 import { configureZod } from '../validation.js';
 import { deploymentSchema, listSchema, podSchema, replicaSetSchema } from './objects.js';
 import { rolloutVerdict, type RolloutObservation, type Verdict, type VerdictOptions } from './verdict.js';
@@ -88,7 +88,7 @@ export async function watchRollout(options: RolloutWatchOptions): Promise<Rollou
       throw new TargetError(`${what} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (isRetryableStatus(response.status)) throw new Transient(`${what}: ${response.status}`);
-    if (response.status !== 200) throw new TargetError(`${what} failed: ${statusLine(response.status, response.text)}`, response.status);
+    if (response.status !== 200) throw new TargetError(`${what} failed: ${statusMessage(response.status, response.text)}`, response.status);
     let body: unknown;
     try {
       body = JSON.parse(response.text);
@@ -138,16 +138,6 @@ export async function watchRollout(options: RolloutWatchOptions): Promise<Rollou
   return result(!signal?.aborted);
 }
 
-/** `<code> <reason>: <message>` from a Status body; the API's own words, never an object. */
-function statusLine(code: number, text: string): string {
-  try {
-    const status = JSON.parse(text) as { reason?: unknown; message?: unknown } | null;
-    const head = typeof status?.reason === 'string' && status.reason ? `${code} ${status.reason}` : `${code}`;
-    return typeof status?.message === 'string' && status.message ? `${head}: ${status.message.slice(0, 300)}` : head;
-  } catch {
-    return `${code}`;
-  }
-}
 
 /** Resolves after `ms`, or at once when `signal` aborts; its timer never outlives it. */
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -14,7 +14,7 @@ import type { CallOptions, ObjectKey, Target, WriteOutcome } from '../port.js';
 import {
   GiveUp, isRetryableCode, isRetryableStatus, parseRetryAfter, requestTimeout, withRetry, type Failure, type RetryOptions,
 } from './retry.js';
-import { send, type ApiRequest } from './transport.js';
+import { send, statusMessage, type ApiRequest } from './transport.js';
 
 export type { RetryOptions } from './retry.js';
 
@@ -79,16 +79,6 @@ function classify(error: unknown): Failure {
   return { retry: false, error: new Error(message) };
 }
 
-/** `<code> <reason>: <message>` from the API's Status body, when there is one. */
-function statusMessage(code: number, body: string): string {
-  try {
-    const status = JSON.parse(body) as { reason?: unknown; message?: unknown } | null;
-    const head = typeof status?.reason === 'string' && status.reason ? `${code} ${status.reason}` : `${code}`;
-    return typeof status?.message === 'string' && status.message ? `${head}: ${status.message}` : head;
-  } catch {
-    return `${code}`;
-  }
-}
 
 export function createKubernetesTarget(options: KubernetesTargetOptions): Target {
   const { kubeConfig, namespace } = options;

@@ -102,3 +102,17 @@ export async function send(kubeConfig: KubeConfig, server: string, request: ApiR
     req.end(request.body);
   });
 }
+
+/**
+ * `<code> <reason>: <message>` from the API's Status answer: the API's own words (bounded), never the
+ * body itself, which may hold a Secret. The one formatting of API failures (target, watcher, Events).
+ */
+export function statusMessage(code: number, body: string): string {
+  try {
+    const status = JSON.parse(body) as { reason?: unknown; message?: unknown } | null;
+    const head = typeof status?.reason === 'string' && status.reason ? `${code} ${status.reason}` : `${code}`;
+    return typeof status?.message === 'string' && status.message ? `${head}: ${status.message.slice(0, 300)}` : head;
+  } catch {
+    return `${code}`;
+  }
+}
