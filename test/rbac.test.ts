@@ -1,7 +1,7 @@
 // deploy/rbac.yaml is least privilege, on a REAL API server (test/support/control-plane.ts, RBAC
 // authorizer): the identity it binds (client certificate CN=O=kubeflow-metadata-deployer) can do what the
-// deployer does — get, create and patch its own objects in its namespace — and is refused, by the server,
-// every other verb: one refused request per verb, checked both with `kubectl auth can-i` (the authorizer's
+// deployer does — get, create and patch its own objects in its namespace, list pods and ReplicaSets (the
+// rollout watcher), create events.k8s.io Events — and is refused, by the server, every other verb: one refused request per verb, checked both with `kubectl auth can-i` (the authorizer's
 // answer) and with the request itself (a 403, whose audit event says the authorizer forbade it).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
@@ -17,8 +17,16 @@ const NS = 'kubeflow';
 const MYSQL_PASSWORD = 'rbac-test-mysql-password';
 watchSecrets(MYSQL_PASSWORD);
 const OWN = { deployments: 'kubeflow-metadata', services: 'kubeflow-metadata', secrets: 'kubeflow-metadata-mysql', configmaps: 'kubeflow-metadata-deployer-state' };
+const GROUP_PATHS: Record<string, string> = { deployments: '/apis/apps/v1', replicasets: '/apis/apps/v1', 'events.k8s.io/events': '/apis/events.k8s.io/v1' };
 const path = (resource: string, name = '', ns = NS) =>
-  `${resource === 'deployments' ? '/apis/apps/v1' : '/api/v1'}/namespaces/${ns}/${resource}${name ? `/${name}` : ''}`;
+  `${GROUP_PATHS[resource] ?? '/api/v1'}/namespaces/${ns}/${resource.replace(/^.*\//, '')}${name ? `/${name}` : ''}`;
+/** An events.k8s.io/v1 Event on the Deployment (the kind src/record/events.ts creates). */
+const event = (name: string) => ({
+  apiVersion: 'events.k8s.io/v1', kind: 'Event', metadata: { name },
+  eventTime: new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000Z'), // MicroTime
+  reportingController: 'kubeflow-metadata-deployer', reportingInstance: 'rbac-test', action: 'Deploy', reason: 'RbacTest', type: 'Normal',
+  regarding: { apiVersion: 'apps/v1', kind: 'Deployment', namespace: NS, name: 'kubeflow-metadata' }, note: 'rbac test',
+});
 
 let cp: ControlPlane;
 const asDeployer = (method: string, url: string, body?: unknown, contentType?: string) => cp.request(method, url, { as: 'deployer', body, contentType });
@@ -70,6 +78,22 @@ describe('what the deployer needs, it can do', () => {
     for (const resource of ['deployments.apps', 'services', 'secrets', 'configmaps']) expect(await canI('create', resource)).toBe('yes');
   });
 
+  it('the rollout watcher lists pods and ReplicaSets (by label, as it does)', async () => {
+    expect(await canI('list', 'pods')).toBe('yes');
+    expect(await canI('list', 'replicasets.apps')).toBe('yes');
+    const selector = `?labelSelector=${encodeURIComponent('app.kubernetes.io/name=kubeflow-metadata')}`;
+    for (const resource of ['pods', 'replicasets']) {
+      const listed = await asDeployer('GET', `${path(resource)}${selector}`);
+      expect([listed.status, listed.body?.kind]).toEqual([200, resource === 'pods' ? 'PodList' : 'ReplicaSetList']);
+    }
+  });
+
+  it('create an events.k8s.io Event (and nothing else with Events)', async () => {
+    expect(await canI('create', 'events.events.k8s.io')).toBe('yes');
+    const made = await asDeployer('POST', path('events.k8s.io/events'), event('kubeflow-metadata.rbac-test'));
+    expect([made.status, made.body?.kind]).toEqual([201, 'Event']);
+  });
+
   it('create is by type (Kubernetes cannot narrow it by name, rbac.yaml says so): another name is created but then out of reach', async () => {
     const made = await asDeployer('POST', path('configmaps'), { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'created-by-type' } });
     expect(made.status).toBe(201);
@@ -102,6 +126,18 @@ describe('anything else is refused by the server (403), one request per verb', (
       `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/kubeflow-metadata-deployer`, { rules: [] }, 'application/merge-patch+json'],
     ['create of a Pod (running code in the namespace)', ['create', 'pods'], 'POST', `/api/v1/namespaces/${NS}/pods`,
       { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'intruder' }, spec: { containers: [{ name: 'c', image: 'busybox' }] } }],
+    ['watch of pods', ['watch', 'pods'], 'GET', `${path('pods')}?watch=true`],
+    ['get of a pod', ['get', 'pods'], 'GET', path('pods', 'some-pod')],
+    ['get of pods/log', ['get', 'pods', '--subresource=log', '-n', NS], 'GET', `${path('pods', 'some-pod')}/log`],
+    ['create of pods/exec', ['create', 'pods', '--subresource=exec', '-n', NS], 'POST', `${path('pods', 'some-pod')}/exec?command=true&stdout=true`],
+    ['watch of replicasets', ['watch', 'replicasets.apps'], 'GET', `${path('replicasets')}?watch=true`],
+    ['create of a core-group Event', ['create', 'events.'], 'POST', path('events'),
+      { apiVersion: 'v1', kind: 'Event', metadata: { name: 'core-event' }, involvedObject: { kind: 'Deployment', namespace: NS, name: 'kubeflow-metadata' },
+        reason: 'RbacTest', message: 'rbac test', type: 'Normal' }],
+    ['list of events.k8s.io Events', ['list', 'events.events.k8s.io'], 'GET', path('events.k8s.io/events')],
+    ['get of an events.k8s.io Event', ['get', 'events.events.k8s.io/kubeflow-metadata.rbac-test'], 'GET', path('events.k8s.io/events', 'kubeflow-metadata.rbac-test')],
+    ['patch of an events.k8s.io Event', ['patch', 'events.events.k8s.io/kubeflow-metadata.rbac-test'], 'PATCH', path('events.k8s.io/events', 'kubeflow-metadata.rbac-test'),
+      { note: 'rewritten' }, 'application/merge-patch+json'],
   ];
 
   // Objects, not arrays: jest hands a `done` callback to a test function with more parameters than its row has.
@@ -120,6 +156,8 @@ describe('anything else is refused by the server (403), one request per verb', (
   it('the objects it may not touch are unchanged', async () => {
     expect((await cp.request('GET', path('configmaps', 'someone-elses'))).body.data).toEqual({ a: 'b' });
     expect((await cp.request('GET', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/escalate')).status).toBe(404);
+    expect((await cp.request('GET', path('events.k8s.io/events', 'kubeflow-metadata.rbac-test'))).body.note).toBe('rbac test');
+    expect((await cp.request('GET', path('events', 'core-event'))).status).toBe(404);
     expect((await cp.request('GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/kubeflow-metadata-deployer`)).body.rules.length).toBeGreaterThan(0);
   });
 });

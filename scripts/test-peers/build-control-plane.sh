@@ -113,9 +113,25 @@ install_kwok_stages() {
   chmod -R u+w "$dest.tmp"; rm -rf "$dest"; mv "$dest.tmp" "$dest"
 }
 
+# The Stage CRD: test/support/control-plane.ts applies it and runs kwok with --enable-crds=Stage (its stages
+# are then Stage objects a test can add to). Added to a cached kwok dir that lacks it, without a rebuild.
+KWOK_CRD="kwok.x-k8s.io_stages.yaml"
+install_kwok_crd() {
+  local dest="$CACHE/kwok-$KFM_KWOK_VERSION/crd"
+  [ -f "$dest/$KWOK_CRD" ] && return 0
+  local src; src="$(go env GOMODCACHE)/sigs.k8s.io/kwok@$KFM_KWOK_VERSION/kustomize/crd/bases/$KWOK_CRD"
+  [ -f "$src" ] || require_served "sigs.k8s.io/kwok@$KFM_KWOK_VERSION"
+  [ -f "$src" ] || { echo "build-control-plane: kwok $KFM_KWOK_VERSION has no $KWOK_CRD" >&2; exit 1; }
+  rm -rf "$dest.tmp"; mkdir -p "$dest.tmp"
+  cp "$src" "$dest.tmp/"
+  chmod -R u+w "$dest.tmp"; rm -rf "$dest"; mv "$dest.tmp" "$dest"
+  echo "build-control-plane: kwok $KFM_KWOK_VERSION Stage CRD installed"
+}
+
 [ -x "$CACHE/etcd-$KFM_ETCD_VERSION/bin/etcd" ] && echo "build-control-plane: etcd $KFM_ETCD_VERSION cached" || timed "etcd $KFM_ETCD_VERSION" build_etcd
 [ -x "$CACHE/kwok-$KFM_KWOK_VERSION/bin/kwok" ] && echo "build-control-plane: kwok $KFM_KWOK_VERSION cached" || timed "kwok $KFM_KWOK_VERSION" build_kwok
 install_kwok_stages
+install_kwok_crd
 k8s="$CACHE/k8s-$KFM_K8S_VERSION/bin"
 # (Output captured first: under pipefail, grep -q closing the pipe early would fail kubectl with SIGPIPE.)
 stamped() { local v; v="$("$k8s/kubectl" version --client 2>/dev/null)" || return 1; grep -q "Client Version: $KFM_K8S_VERSION\$" <<<"$v"; }

@@ -15,10 +15,16 @@
 //   cp.auditEntries()         every audit event so far (after a marker request proves the log caught up)
 //   cp.writeRequests(user?)   create/update/patch/delete(collection) events at ResponseComplete, of `user`
 //                             (default the deployer), whatever their answer (a refused write is still a write)
+//   cp.createStage(stage)     server-side applies a kwok.x-k8s.io/v1alpha1 Stage (YAML/JSON text or an object);
+//                             kwok watches Stages, so it applies to pods from then on
 //   cp.pids, cp.startupMs, cp.stateDir;  cp.stop() kills exactly cp.pids and waits for them to exit
 //   kubectlPath(), peerBinDir(): the kubectl and binaries the tests use (never the machine's own)
 // The audit policy logs every request of non-system users (Metadata; Deployment writes at RequestResponse,
 // so the images a Deployment went through can be read back) and nothing of the control plane's own parts.
+//
+// kwok runs with --enable-crds=Stage: its stages are Stage objects (the CRD and kwok's default "fast" stage
+// files come from the peer cache's kwok-<version>/crd and /stages), so a test can add its own; its --config
+// is an empty file (kwok refuses stages from both a config and the CRD; empty also keeps ~/.kwok/kwok.yaml out).
 //
 // One control plane per test file (not a jest globalSetup): files use the same fixed names (namespace
 // kubeflow, the objects rbac.yaml names), so sharing would mix their objects and audit counts. Startup
@@ -34,6 +40,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
 import { createPki, writeKubeconfig, DEPLOYER_USER, type Identity, type Pki } from './control-plane-pki.js';
 
 export { DEPLOYER_USER, DEPLOYER_GROUP, ADMIN_USER, issueCertificate, type Pki } from './control-plane-pki.js';
@@ -59,6 +66,7 @@ export interface ControlPlane {
   applyDeployerRbac(): Promise<void>;
   auditEntries(): Promise<AuditEvent[]>;
   writeRequests(user?: string): Promise<AuditEvent[]>;
+  createStage(stage: string | object): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -86,6 +94,7 @@ function binaries() {
     controllerManager: binary(join(peerBinDir(), 'kube-controller-manager')),
     scheduler: binary(join(peerBinDir(), 'kube-scheduler')),
     kubectl: kubectlPath(), kwok: binary(join(kwok, 'bin', 'kwok')), kwokStages: binary(join(kwok, 'stages')),
+    kwokStageCrd: binary(join(kwok, 'crd', 'kwok.x-k8s.io_stages.yaml')),
   };
 }
 
@@ -123,6 +132,10 @@ function launch(stateDir: string, name: string, bin: string, args: string[], per
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const DEFAULT_STAGES = ['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete'];
+const STAGE_CRD = 'stages.kwok.x-k8s.io';
+/** Server-side apply: creates or updates, so a persistent state dir's second start is no conflict. */
+const APPLY = '?fieldManager=kfm-test-control-plane&force=true';
 
 export interface StartOptions {
   /** Where certificates, kubeconfigs, etcd data, the audit log and logs go (default: a temp dir that stop() removes). */
@@ -153,13 +166,13 @@ async function startOnce(options: StartOptions): Promise<ControlPlane> {
   const [pki, etcdPort, peerPort, apiPort, kwokPort] = await Promise.all([createPki(stateDir), freePort(), freePort(), freePort(), freePort()]);
   const server = `https://127.0.0.1:${apiPort}`;
   const file = (name: string) => join(stateDir, name);
-  const stages = (await Promise.all(['node-initialize', 'node-heartbeat-with-lease', 'pod-ready', 'pod-complete', 'pod-delete']
-    .map((s) => readFile(join(bin.kwokStages, `${s}.yaml`), 'utf8')))).join('\n---\n');
+  const [stageCrd, ...defaultStages] = await Promise.all([bin.kwokStageCrd, ...DEFAULT_STAGES.map((s) => join(bin.kwokStages, `${s}.yaml`))]
+    .map(async (path) => parseYaml(await readFile(path, 'utf8')) as { metadata: { name: string } }));
   const [adminKubeconfig, deployerKubeconfig, ...componentConfigs] = await Promise.all([
     writeKubeconfig(file('admin.kubeconfig'), server, pki, 'admin'),
     writeKubeconfig(file('deployer.kubeconfig'), server, pki, 'deployer', 'kubeflow'),
     ...(['controller-manager', 'scheduler', 'kwok'] as const).map((id) => writeKubeconfig(file(`${id}.kubeconfig`), server, pki, id)),
-    writeFile(file('audit-policy.yaml'), AUDIT_POLICY), writeFile(file('kwok-stages.yaml'), stages),
+    writeFile(file('audit-policy.yaml'), AUDIT_POLICY), writeFile(file('kwok.yaml'), ''),
   ]);
   const [cmConfig, schedulerConfig, kwokConfig] = componentConfigs as string[];
   const children: Array<[string, ChildProcess]> = [];
@@ -198,6 +211,18 @@ async function startOnce(options: StartOptions): Promise<ControlPlane> {
     throw new Error(`test control plane: ${what} not reached in ${timeoutMs} ms (logs in ${join(stateDir, 'logs')})\n${logTail('kube-apiserver')}`);
   }
 
+  const apply = async (what: string, path: string, body: unknown) => {
+    const res = await request('PATCH', `${path}${APPLY}`, { body, contentType: 'application/apply-patch+yaml' });
+    if (res.status !== 200 && res.status !== 201) throw new Error(`test control plane: applying ${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  };
+  const stagePath = (name: string) => `/apis/kwok.x-k8s.io/v1alpha1/stages/${encodeURIComponent(name)}`;
+  async function createStage(stage: string | object): Promise<void> {
+    const object = (typeof stage === 'string' ? parseYaml(stage) : stage) as { metadata?: { name?: string } };
+    const name = object?.metadata?.name;
+    if (!name) throw new Error('createStage: the Stage has no metadata.name');
+    await apply(`Stage ${name}`, stagePath(name), object);
+  }
+
   async function stop(): Promise<void> {
     process.off('exit', exitHook);
     // Reverse start order: clients first, etcd last, so nothing logs errors about a vanished server.
@@ -232,8 +257,16 @@ async function startOnce(options: StartOptions): Promise<ControlPlane> {
     start('kube-controller-manager', bin.controllerManager, [`--kubeconfig=${cmConfig}`, '--leader-elect=false', '--secure-port=0',
       `--service-account-private-key-file=${pki.serviceAccountKeyFile}`, `--root-ca-file=${pki.caFile}`]);
     start('kube-scheduler', bin.scheduler, [`--kubeconfig=${schedulerConfig}`, '--leader-elect=false', '--secure-port=0']);
-    start('kwok', bin.kwok, [`--kubeconfig=${kwokConfig}`, '--manage-all-nodes=false',
-      '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake', `--config=${file('kwok-stages.yaml')}`,
+    // The kwok Stage CRD, then kwok's default Stages as objects.
+    const crdPath = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${STAGE_CRD}`;
+    await apply('the kwok Stage CRD', crdPath, stageCrd);
+    await until(`CRD ${STAGE_CRD} Established`, async () =>
+      ((await request('GET', crdPath)).body?.status?.conditions ?? []).some((c: any) => c.type === 'Established' && c.status === 'True'));
+    // Established can precede the resource being served for a moment (a 404 then): retried.
+    await until('the default kwok Stages', async () => { for (const stage of defaultStages) await createStage(stage); return true; });
+    // kwok only once its Stages exist: started earlier it would find none.
+    start('kwok', bin.kwok, [`--kubeconfig=${kwokConfig}`, '--enable-crds=Stage', `--config=${file('kwok.yaml')}`,
+      '--manage-all-nodes=false', '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       '--node-lease-duration-seconds=40', `--server-address=127.0.0.1:${kwokPort}`, '--cidr=10.244.0.0/16']);
     const node = await request('POST', '/api/v1/nodes', { body: {
       apiVersion: 'v1', kind: 'Node',
@@ -276,7 +309,7 @@ async function startOnce(options: StartOptions): Promise<ControlPlane> {
 
   return {
     server, stateDir, adminKubeconfig, deployerKubeconfig, caFile: pki.caFile, pki, pids, startupMs: Date.now() - t0,
-    kubectl, request, auditEntries, stop,
+    kubectl, request, auditEntries, createStage, stop,
     async writeRequests(user = DEPLOYER_USER) {
       return (await auditEntries()).filter((e) => e.stage === 'ResponseComplete' && WRITE_VERBS.has(e.verb) && e.user.username === user);
     },
