@@ -1,12 +1,16 @@
 // Issue 2's walk-through, over HTTP against the local server and the real
 // handlers, on the directory target (offline: the digest comes from the event).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { startLocalApp, type LocalApp } from './support/local-app.js';
+import { startLocalApp, testCredentials, type LocalApp } from './support/local-app.js';
 
-const SECRET = 'e2e-webhook-secret-0123456789';
+/** One credential per power (DESIGN §5). */
+const CREDENTIALS = testCredentials('e2e-local');
+const SECRET = CREDENTIALS.KFM_WEBHOOK_SECRET;
 const MYSQL_PASSWORD = 'e2e-mysql-Pa55word';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 const auth = { authorization: `Bearer ${SECRET}` };
+const configAuth = { authorization: `Bearer ${CREDENTIALS.KFM_CONFIG_SECRET}` };
+const statusAuth = { authorization: `Bearer ${CREDENTIALS.KFM_STATUS_TOKEN}` };
 const DIST = 'application/vnd.docker.distribution.events.v1+json';
 
 function distribution(...events: object[]) {
@@ -20,7 +24,7 @@ const manifestPush = (d: string, tag = 'v0.1.8', repository = 'kubeflow-images-p
 
 let app: LocalApp;
 beforeAll(async () => {
-  app = await startLocalApp({ KFM_WEBHOOK_SECRET: SECRET, KFM_OFFLINE: 'true' });
+  app = await startLocalApp({ ...CREDENTIALS, KFM_OFFLINE: 'true' });
 });
 afterAll(async () => { await app.stop(); });
 
@@ -28,11 +32,18 @@ const post = (path: string, body: string, headers: Record<string, string> = {}) 
 /** The request, then the queue drained: the answer and the worker's report of what it accepted. */
 const deliver = (path: string, body: string, headers: Record<string, string> = {}) => app.deliver('POST', path, body, headers);
 const image = async () => (await app.object('Deployment', 'kubeflow-metadata'))?.spec.template.spec.containers[0].image;
-const recent = async (id: string) => ((await app.request('GET', '/status', undefined, auth)).json.recent as Array<{ id: string; outcome: string; reason?: string }>).find((entry) => entry.id === id);
+const recent = async (id: string) => ((await app.request('GET', '/status', undefined, statusAuth)).json.recent as Array<{ id: string; outcome: string; reason?: string }>).find((entry) => entry.id === id);
 
 describe('the walking skeleton over HTTP', () => {
   it('a config change with MySQL data, then a push: active, pinned by digest', async () => {
-    const config = await deliver('/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), { ...auth, 'content-type': 'application/json' });
+    const mysqlBody = JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } });
+    // The push secret cannot reconfigure (DESIGN §5): refused, nothing queued or written.
+    const byPush = await deliver('/webhooks/config', mysqlBody, { ...auth, 'content-type': 'application/json' });
+    expect(byPush.status).toBe(401);
+    expect(byPush.report).toBeUndefined();
+    expect(app.reports.size).toBe(0);
+    expect(await app.object('Deployment', 'kubeflow-metadata')).toBeUndefined();
+    const config = await deliver('/webhooks/config', mysqlBody, { ...configAuth, 'content-type': 'application/json' });
     expect(config.status).toBe(202);
     expect(config.json.accepted).toMatch(/^config-/);
     expect(config.report).toMatchObject({ id: config.json.accepted, outcome: 'applied', status: { state: 'blocked', message: 'unable to fetch resource: oci-image' } });
@@ -93,7 +104,10 @@ describe('the walking skeleton over HTTP', () => {
 
   it.each([
     ['no secret', {}],
-    ['a wrong secret', { authorization: 'Bearer wrong-secret-0123456789' }],
+    ['a wrong secret', { authorization: 'Bearer wrong-secret-0123456789-0123456789ab' }],
+    ['the config secret', configAuth],
+    ['the status token', statusAuth],
+    ['the Docker Hub URL token as Bearer', { authorization: `Bearer ${CREDENTIALS.KFM_DOCKERHUB_TOKEN}` }],
     ['a secret in the URL, where the route does not take it', {}],
   ])('%s is 401 and changes nothing', async (name, headers) => {
     const before = await app.fingerprint();
@@ -105,7 +119,10 @@ describe('the walking skeleton over HTTP', () => {
   });
 
   it('a port change to 9090 leaves exactly one container port, 9090, and the Service on 9090', async () => {
-    const response = await deliver('/webhooks/config', JSON.stringify({ config: { port: 9090 } }), { ...auth, 'content-type': 'application/json' });
+    const byPush = await deliver('/webhooks/config', JSON.stringify({ config: { port: 9090 } }), { ...auth, 'content-type': 'application/json' });
+    expect(byPush.status).toBe(401);
+    expect(byPush.report).toBeUndefined();
+    const response = await deliver('/webhooks/config', JSON.stringify({ config: { port: 9090 } }), { ...configAuth, 'content-type': 'application/json' });
     expect(response.status).toBe(202);
     expect(response.report).toMatchObject({ outcome: 'applied', status: { state: 'active', message: '' } });
     const deployment = await app.object('Deployment', 'kubeflow-metadata');
@@ -117,7 +134,7 @@ describe('the walking skeleton over HTTP', () => {
   it('bad config bodies are 400 naming the field, and write nothing', async () => {
     const before = await app.fingerprint();
     for (const [body, field] of [['{"config":{"port":70000}}', 'config.port'], ['{"config":{"prot":1}}', 'config.prot'], ['{"config":', 'body']]) {
-      const response = await deliver('/webhooks/config', body!, { ...auth, 'content-type': 'application/json' });
+      const response = await deliver('/webhooks/config', body!, { ...configAuth, 'content-type': 'application/json' });
       expect(response.status).toBe(400);
       expect(response.report).toBeUndefined();
       expect(response.json.field).toBe(field);
@@ -126,13 +143,13 @@ describe('the walking skeleton over HTTP', () => {
   });
 
   it('refuses non-JSON, compressed and oversized bodies', async () => {
-    expect((await post('/webhooks/config', '{}', { ...auth, 'content-type': 'text/plain' })).status).toBe(415);
-    expect((await post('/webhooks/config', '{}', { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' })).status).toBe(415);
-    expect((await post('/webhooks/config', `{"x":"${'a'.repeat(1024 * 1024)}"}`, { ...auth, 'content-type': 'application/json' })).status).toBe(413);
+    expect((await post('/webhooks/config', '{}', { ...configAuth, 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await post('/webhooks/config', '{}', { ...configAuth, 'content-type': 'application/json', 'content-encoding': 'gzip' })).status).toBe(415);
+    expect((await post('/webhooks/config', `{"x":"${'a'.repeat(1024 * 1024)}"}`, { ...configAuth, 'content-type': 'application/json' })).status).toBe(413);
   });
 
   it('GET /status shows status, flags, the pinned image and the config, and no secret', async () => {
-    const response = await app.request('GET', '/status', undefined, auth);
+    const response = await app.request('GET', '/status', undefined, statusAuth);
     expect(response.status).toBe(200);
     expect(response.json.status).toEqual({ state: 'active', message: '' });
     expect(response.json.flags).toEqual(expect.arrayContaining(['charm.started', 'layer.docker-resource.oci-image.available', 'mysql.available']));
@@ -140,12 +157,30 @@ describe('the walking skeleton over HTTP', () => {
     expect(response.json.config).toEqual({ port: 9090, 'database-name': 'metadb' });
     expect(response.text).not.toContain(MYSQL_PASSWORD);
     expect((await app.request('GET', '/status')).status).toBe(401);
+    // Only the status token reads it: the push and config secrets are refused there.
+    for (const headers of [auth, configAuth, { authorization: `Bearer ${CREDENTIALS.KFM_CONTROL_SECRET}` }]) {
+      const refused = await app.request('GET', '/status', undefined, headers);
+      expect(refused.status).toBe(401);
+      expect(refused.json.status).toBeUndefined();
+    }
   });
 
-  it('no password or webhook secret reached a log line, a response, the Deployment or the Service', async () => {
+  it('POST /control is served, and only its own credential gets past authentication', async () => {
+    const before = await app.fingerprint();
+    for (const headers of [{}, auth, configAuth, statusAuth]) {
+      expect((await deliver('/control', '{"suspend":true}', { ...headers, 'content-type': 'application/json' })).status).toBe(401);
+    }
+    const control = await deliver('/control', '{"suspend":true}', { authorization: `Bearer ${CREDENTIALS.KFM_CONTROL_SECRET}`, 'content-type': 'application/json' });
+    // Authenticated: 202 once the control commands exist, 501 while intake does not implement them yet.
+    expect([202, 501]).toContain(control.status);
+    expect((await app.request('GET', '/control')).status).toBe(405);
+    if (control.status === 501) expect(await app.fingerprint()).toBe(before);
+  });
+
+  it('no password or credential reached a log line, a response, the Deployment or the Service', async () => {
     const logs = app.logs.join('');
     expect(logs.length).toBeGreaterThan(0);
-    for (const secret of [MYSQL_PASSWORD, SECRET, Buffer.from(MYSQL_PASSWORD).toString('base64')]) {
+    for (const secret of [MYSQL_PASSWORD, ...Object.values(CREDENTIALS), Buffer.from(MYSQL_PASSWORD).toString('base64')]) {
       expect(logs).not.toContain(secret);
       expect(JSON.stringify(await app.object('Deployment', 'kubeflow-metadata'))).not.toContain(secret);
       expect(JSON.stringify(await app.object('Service', 'kubeflow-metadata'))).not.toContain(secret);

@@ -7,9 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startControlPlane, type ControlPlane } from './support/control-plane.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { pushImage, startRegistry, type TestRegistry } from './support/registry.js';
-import { startLocalApp, type LocalApp } from './support/local-app.js';
+import { startLocalApp, testCredentials, type LocalApp } from './support/local-app.js';
 
-const SECRET = 'outage-webhook-secret-0123456789abc';
+/** One credential per power (DESIGN §5). */
+const CREDENTIALS = testCredentials('outage');
 const AUTH = { username: 'outage-robot', password: 'outage-registry-password' };
 const MYSQL_PASSWORD = 'outage-mysql-password';
 const REPOSITORY = 'kubeflow/metadata';
@@ -26,7 +27,7 @@ beforeAll(async () => {
   const kubeconfig = join(cp.stateDir, 'outage-proxy.kubeconfig');
   await writeFile(kubeconfig, proxy.kubeconfig());
   app = await startLocalApp({
-    KFM_WEBHOOK_SECRET: SECRET, KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig, KFM_OFFLINE: 'false',
+    ...CREDENTIALS, KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig, KFM_OFFLINE: 'false',
     KFM_IMAGE: `${registry.host}/${REPOSITORY}:1.0.0`, KFM_REGISTRY_AUTH: JSON.stringify({ [registry.host]: AUTH }),
   });
 }, 120_000);
@@ -39,10 +40,12 @@ afterAll(async () => {
 describe('a cluster that is unreachable for a while', () => {
   it('gets the event 202 at once, and applied once it is back', async () => {
     await proxy.refuse();
+    const body = JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } });
+    // The push secret cannot reconfigure: refused at once, nothing queued.
+    const byPush = await app.request('POST', '/webhooks/config', body, { ...app.auth('push'), 'content-type': 'application/json' });
+    expect(byPush.status).toBe(401);
     const started = performance.now();
-    const answer = await app.request('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }), {
-      authorization: `Bearer ${SECRET}`, 'content-type': 'application/json',
-    });
+    const answer = await app.request('POST', '/webhooks/config', body, { ...app.auth('config'), 'content-type': 'application/json' });
     const answeredMs = performance.now() - started;
     expect(answer.status).toBe(202);
     expect(answer.json.accepted).toMatch(/^config-/);
@@ -56,7 +59,9 @@ describe('a cluster that is unreachable for a while', () => {
     const deployment = await cp.kubectl(['-n', 'kubeflow', 'get', 'deployment', 'kubeflow-metadata', '-o', 'json'], { as: 'admin' });
     expect(deployment.code).toBe(0);
     expect(JSON.parse(deployment.stdout).spec.template.spec.containers[0].image).toContain(`${registry.host}/${REPOSITORY}@sha256:`);
-    const status = await app.request('GET', '/status', undefined, { authorization: `Bearer ${SECRET}` });
+    expect((await app.request('GET', '/status', undefined, app.auth('push'))).status).toBe(401);
+    const status = await app.request('GET', '/status', undefined, app.auth('status'));
+    expect(status.status).toBe(200);
     expect(status.json.recent).toEqual(expect.arrayContaining([expect.objectContaining({ id: answer.json.accepted, outcome: 'applied' })]));
   }, 90_000);
 });

@@ -11,14 +11,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { startControlPlane, REPO_ROOT, type ControlPlane } from './support/control-plane.js';
 import { freePort, pushImage, startRegistry, type TestRegistry } from './support/registry.js';
 import { watchSecrets } from './support/leak-guard.js';
+import { testCredentials } from './support/local-app.js';
 import { startFaultProxy, type FaultProxy } from './support/fault-proxy.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-const SECRET = 'race-webhook-secret-0123456789abcdef';
+/** One credential per power (DESIGN §5): every server process gets all six. */
+const CREDENTIALS = testCredentials('race');
 const MYSQL_PASSWORD = 'race-mysql-password';
 const AUTH = { username: 'race-robot', password: 'race-registry-password' };
-watchSecrets(SECRET, MYSQL_PASSWORD, AUTH.password);
+watchSecrets(...Object.values(CREDENTIALS), MYSQL_PASSWORD, AUTH.password);
 const REPOSITORY = 'kubeflow/metadata';
 const VERSIONS = Array.from({ length: 12 }, (_, i) => `1.${i}.0`);
 const DIST = 'application/vnd.docker.distribution.events.v1+json';
@@ -36,7 +38,7 @@ async function startServer(): Promise<(typeof servers)[number]> {
     cwd: REPO_ROOT,
     env: {
       ...process.env, PORT: String(port), KFM_TARGET: 'kubernetes', KUBECONFIG: kubeconfig,
-      KFM_WEBHOOK_SECRET: SECRET, KFM_IMAGE: `${registry.host}/${REPOSITORY}:1.0.0`, KFM_TAG_POLICY: 'semver:^1',
+      ...CREDENTIALS, KFM_IMAGE: `${registry.host}/${REPOSITORY}:1.0.0`, KFM_TAG_POLICY: 'semver:^1',
       KFM_REGISTRY_AUTH: JSON.stringify({ [registry.host]: AUTH }), KFM_OFFLINE: 'false',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -53,9 +55,12 @@ async function startServer(): Promise<(typeof servers)[number]> {
   return { child, url, output };
 }
 
-const post = (url: string, path: string, body: string, type = 'application/json') =>
-  fetch(`${url}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${SECRET}`, 'content-type': type } });
-const status = async (url: string) => (await (await fetch(`${url}/status`, { headers: { authorization: `Bearer ${SECRET}` } })).json()) as any;
+/** Each route's own Bearer: the config secret on /webhooks/config, the push secret on the registry routes. */
+const bearerFor = (path: string) => (path === '/webhooks/config' ? CREDENTIALS.KFM_CONFIG_SECRET : CREDENTIALS.KFM_WEBHOOK_SECRET);
+const post = (url: string, path: string, body: string, type = 'application/json', secret = bearerFor(path)) =>
+  fetch(`${url}${path}`, { method: 'POST', body, headers: { authorization: `Bearer ${secret}`, 'content-type': type } });
+const readStatus = (url: string, secret: string = CREDENTIALS.KFM_STATUS_TOKEN) => fetch(`${url}/status`, { headers: { authorization: `Bearer ${secret}` } });
+const status = async (url: string) => (await (await readStatus(url)).json()) as any;
 
 function distributionPush(version: string, index: number): string {
   return JSON.stringify({ events: [{
@@ -85,7 +90,16 @@ afterAll(async () => {
 describe('twelve pushes at once over two processes', () => {
   it('never write the Deployment backwards, and end on the newest image', async () => {
     const [a, b] = servers as [(typeof servers)[number], (typeof servers)[number]];
-    const config = await post(a.url, '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } }));
+    const mysql = JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: MYSQL_PASSWORD } } });
+    // Each process takes only each power's own credential: the push secret neither configures nor reads.
+    for (const server of [a, b]) {
+      expect((await post(server.url, '/webhooks/config', mysql, 'application/json', CREDENTIALS.KFM_WEBHOOK_SECRET)).status).toBe(401);
+      expect((await readStatus(server.url, CREDENTIALS.KFM_WEBHOOK_SECRET)).status).toBe(401);
+      expect((await readStatus(server.url)).status).toBe(200);
+      // Every credential was set: serve.ts warned of none.
+      expect(server.output.join('')).not.toMatch(/is not set/);
+    }
+    const config = await post(a.url, '/webhooks/config', mysql);
     expect(config.status).toBe(202);
     // A shuffled order, alternating processes: both race for the same state.
     const order = VERSIONS.map((version, index) => ({ version, index })).sort(() => Math.random() - 0.5);

@@ -138,7 +138,7 @@ describe('rollout verdicts on a real control plane', () => {
     // Process-wide: other work in this process (kubectl children, sockets) may hold a timer for a moment,
     // so wait briefly for the count to settle; a timer the watcher left behind would stay.
     const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    for (let i = 0; i < 20 && timeouts() > before; i++) await new Promise((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 20 && timeouts() > before; i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(timeouts()).toBeLessThanOrEqual(before);
     const forbidden = (await cp.auditEntries()).filter((e) => e.user.username === DEPLOYER_USER && e.responseStatus?.code === 403);
     expect(forbidden).toEqual([]);

@@ -256,9 +256,9 @@ it('startMoto fails loudly, naming the install script, when the venv is missing 
 });
 
 describe('the real intake and worker (handlers/), through SQS and the event source', () => {
-  const SECRET = 'local-dev-secret-0123456789'; // what the sample events carry
-  watchSecrets(SECRET, 'sample-mysql-password');
   const event = async (name: string) => JSON.parse(await readFile(join(import.meta.dirname, '..', 'events', name), 'utf8'));
+  /** What the sample events carry: each route its own power's credential (DESIGN §5). */
+  const local = async () => (await event('local-credentials.json')) as Record<string, string>;
   const context = { getRemainingTimeInMillis: () => 30_000, awsRequestId: 'e2e-sqs' } as unknown as Context;
   let dir: string;
   afterAll(async () => dir && rm(dir, { recursive: true, force: true }));
@@ -270,8 +270,10 @@ describe('the real intake and worker (handlers/), through SQS and the event sour
     const { lazyDeployer } = await import('../src/app/runtime.js');
     const { createIntakeHandler } = await import('../handlers/intake.js');
     const { createWorkerHandler } = await import('../handlers/worker.js');
+    const credentials = await local();
+    watchSecrets(...Object.values(credentials), 'sample-mysql-password');
     const settings = loadSettings({
-      KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'true', KFM_WEBHOOK_SECRET: SECRET,
+      KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'true', ...credentials,
       KFM_IMAGE: 'registry.example:5000/kubeflow-images-public/metadata:v0.1.8', // the sample push's registry
     });
     const logger = createLogger();

@@ -7,10 +7,18 @@
 // nothing; the server must still serve afterwards.
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { createLogger } from '../src/log.js';
+import type { Credentials } from '../src/settings/settings.js';
 import { hostileCorpus, type HostileRequest } from './support/hostile-corpus.js';
-import { startLocalApp, type LocalApp } from './support/local-app.js';
+import { startLocalApp, testCredentials, type LocalApp } from './support/local-app.js';
 
-const SECRET = 'hostile-webhook-secret-0123456789';
+/** One credential per power (DESIGN §5). */
+const ENV = testCredentials('hostile');
+const CREDENTIALS: Required<Credentials> = {
+  push: ENV.KFM_WEBHOOK_SECRET, dockerhub: ENV.KFM_DOCKERHUB_TOKEN, quay: ENV.KFM_QUAY_TOKEN,
+  config: ENV.KFM_CONFIG_SECRET, control: ENV.KFM_CONTROL_SECRET, status: ENV.KFM_STATUS_TOKEN,
+};
+const SECRET = CREDENTIALS.push;
 const DIGEST = `sha256:${'7'.repeat(64)}`;
 const IMAGE = `gcr.io/kubeflow-images-public/metadata@${DIGEST}`;
 const DIST = 'application/vnd.docker.distribution.events.v1+json';
@@ -22,11 +30,17 @@ const APPLIED = JSON.stringify({
   }],
 });
 const REPLAY = { body: APPLIED, headers: { authorization: `Bearer ${SECRET}`, 'content-type': DIST } };
-const corpus = hostileCorpus(SECRET, REPLAY);
+const corpus = hostileCorpus(CREDENTIALS, REPLAY);
 const groups = new Map<string, HostileRequest[]>();
 for (const entry of corpus) {
   const group = entry.expect.status === 202 ? '202 irrelevant or replayed' : String(entry.expect.status);
   groups.set(group, [...(groups.get(group) ?? []), entry]);
+}
+
+/** A log line for an unexpected failure: at error level or above (any case), or saying so. */
+function isFailure(line: string, record: { level?: unknown; message?: unknown }): boolean {
+  const level = String(record.level ?? '').toUpperCase();
+  return ['ERROR', 'CRITICAL', 'FATAL'].includes(level) || record.message === 'unexpected failure' || line.includes('"unexpected failure"');
 }
 
 let app: LocalApp;
@@ -56,9 +70,8 @@ function send(entry: Pick<HostileRequest, 'method' | 'path' | 'headers' | 'body'
 }
 
 beforeAll(async () => {
-  app = await startLocalApp({ KFM_WEBHOOK_SECRET: SECRET, KFM_OFFLINE: 'true' });
-  const auth = { authorization: `Bearer ${SECRET}` };
-  const config = await app.deliver('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: 'hostile-mysql-password' } } }), { ...auth, 'content-type': 'application/json' });
+  app = await startLocalApp({ ...ENV, KFM_OFFLINE: 'true' });
+  const config = await app.deliver('POST', '/webhooks/config', JSON.stringify({ relations: { mysql: { host: 'mysql', port: 3306, password: 'hostile-mysql-password' } } }), { ...app.auth('config'), 'content-type': 'application/json' });
   expect(config.status).toBe(202);
   expect(config.report?.outcome).toBe('applied');
   const push = await app.deliver('POST', '/webhooks/registry/distribution', APPLIED, REPLAY.headers);
@@ -76,7 +89,7 @@ describe('the corpus', () => {
   it('has at least 500 requests, covering every route', () => {
     expect(corpus.length).toBeGreaterThanOrEqual(500);
     const paths = new Set(corpus.map((entry) => entry.path.split('?')[0]));
-    for (const path of ['/status', '/webhooks/config', ...['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic'].map((p) => `/webhooks/registry/${p}`)]) {
+    for (const path of ['/status', '/webhooks/config', '/control', ...['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic'].map((p) => `/webhooks/registry/${p}`)]) {
       expect(paths.has(path)).toBe(true);
     }
     expect(new Set(corpus.map((entry) => entry.name)).size).toBe(corpus.length);
@@ -117,7 +130,7 @@ describe.each([...groups.entries()].map(([group, entries]) => ({ group, entries 
 
 describe('afterwards', () => {
   it('still serves: GET /status shows the workload as it was', async () => {
-    const status = await app.request('GET', '/status', undefined, { authorization: `Bearer ${SECRET}` });
+    const status = await app.request('GET', '/status', undefined, app.auth('status'));
     expect(status.status).toBe(200);
     expect(status.json.status).toEqual({ state: 'active', message: '' });
     expect(status.json.resources['oci-image']).toMatchObject({ registryPath: IMAGE, digest: DIGEST });
@@ -133,7 +146,23 @@ describe('afterwards', () => {
   });
 
   it('no hostile request was logged as an unexpected failure', () => {
-    const unexpected = app.logs.filter((line) => line.includes('"unexpected failure"') || line.includes('"level":"error"'));
+    const lines = app.logs.join('').split('\n').filter((line) => line.trim() !== '');
+    expect(lines.length).toBeGreaterThan(0);
+    // Every line is a JSON record (a line the check cannot read could hide a failure).
+    const records = lines.map((line) => JSON.parse(line) as { level?: unknown; message?: unknown });
+    expect(records.every((record) => typeof record.level === 'string')).toBe(true);
+    const unexpected = lines.filter((line, i) => isFailure(line, records[i]!));
     expect(unexpected).toEqual([]);
+  });
+
+  it('the failure check catches what the logger writes for an error (Powertools levels are upper case)', () => {
+    const written: string[] = [];
+    const logger = createLogger((line) => written.push(line));
+    logger.info('event accepted', { id: 'x' });
+    logger.warn('secrets not refreshed: the loaded ones stay in use');
+    logger.error('step failed', { id: 'x' });
+    logger.info('unexpected failure');
+    const caught = written.map((line) => isFailure(line, JSON.parse(line)));
+    expect(caught).toEqual([false, false, true, true]);
   });
 });

@@ -14,16 +14,18 @@ import type { CommandQueue, QueueMessage } from '../src/queue/port.js';
 import { loadSettings } from '../src/settings/settings.js';
 import { observe, watchSecrets } from './support/leak-guard.js';
 
-const SECRET = 'intake-test-webhook-secret-0123';
+const SECRET = 'intake-test-webhook-secret-0123456789ab';
+/** POST /webhooks/config has its own credential (DESIGN §5): the push secret cannot reconfigure. */
+const CONFIG_SECRET = 'intake-test-config-secret-0123456789abc';
 const MYSQL_PASSWORD = 'intake-test-mysql-Pa55word';
 const OTHER_PASSWORD = 'intake-test-rotated-Pa55word';
-watchSecrets(SECRET, MYSQL_PASSWORD, OTHER_PASSWORD);
+watchSecrets(SECRET, CONFIG_SECRET, MYSQL_PASSWORD, OTHER_PASSWORD);
 const NOW = new Date('2026-03-01T10:00:00Z');
 const DIST = 'application/vnd.docker.distribution.events.v1+json';
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 const settings = loadSettings({
-  KFM_TARGET: 'dir:/nonexistent-intake-test', KFM_WEBHOOK_SECRET: SECRET, KFM_NAMESPACE: 'team-a', KFM_APP: 'metadata-two',
+  KFM_TARGET: 'dir:/nonexistent-intake-test', KFM_WEBHOOK_SECRET: SECRET, KFM_CONFIG_SECRET: CONFIG_SECRET, KFM_NAMESPACE: 'team-a', KFM_APP: 'metadata-two',
   KFM_IMAGE: 'registry.example:5000/kubeflow/metadata:v1.0.0', KFM_TAG_POLICY: 'semver:^1',
 });
 const context = { getRemainingTimeInMillis: () => 29_000, awsRequestId: 'intake-test' } as unknown as Context;
@@ -48,7 +50,8 @@ function httpEvent(path: string, body: string, headers: Record<string, string>):
 
 async function post(queue: CommandQueue, path: string, body: string, headers: Record<string, string> = {}) {
   const intake = createIntakeHandler(settings, { queue, logger, now: () => NOW });
-  const result = await intake(httpEvent(path, body, { authorization: `Bearer ${SECRET}`, ...headers }), context);
+  const bearer = path === '/webhooks/config' ? CONFIG_SECRET : SECRET;
+  const result = await intake(httpEvent(path, body, { authorization: `Bearer ${bearer}`, ...headers }), context);
   const text = String(result.body ?? '');
   observe('an intake answer', text);
   return { status: result.statusCode, text, json: JSON.parse(text) };
@@ -137,7 +140,7 @@ describe('a config body', () => {
     const queue = recordingQueue();
     const body = configBody(MYSQL_PASSWORD);
     const hex = ((await configTo(queue, body)).json.accepted as string).slice('config-'.length);
-    for (const key of ['', 'config', 'kubeflow-metadata', 'team-a/metadata-two']) {
+    for (const key of ['', 'config', 'kubeflow-metadata', 'team-a/metadata-two', SECRET]) {
       expect(createHmac('sha256', key).update(JSON.stringify(JSON.parse(body))).digest('hex')).not.toContain(hex);
     }
   });
@@ -172,10 +175,25 @@ describe('what intake decides without state: 202 ignored, never queued', () => {
     const queue = recordingQueue();
     const intake = createIntakeHandler(settings, { queue, logger, now: () => NOW });
     const unauthenticated = await intake(httpEvent('/webhooks/config', configBody(MYSQL_PASSWORD), { 'content-type': 'application/json' }), context);
-    const malformed = await intake(httpEvent('/webhooks/config', '{"config":{"port":70000}}', { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' }), context);
-    const wrongType = await intake(httpEvent('/webhooks/config', '{}', { authorization: `Bearer ${SECRET}`, 'content-type': 'text/plain' }), context);
+    const malformed = await intake(httpEvent('/webhooks/config', '{"config":{"port":70000}}', { authorization: `Bearer ${CONFIG_SECRET}`, 'content-type': 'application/json' }), context);
+    const wrongType = await intake(httpEvent('/webhooks/config', '{}', { authorization: `Bearer ${CONFIG_SECRET}`, 'content-type': 'text/plain' }), context);
     expect([unauthenticated.statusCode, malformed.statusCode, wrongType.statusCode]).toEqual([401, 400, 415]);
     expect(queue.sent).toEqual([]);
+  });
+
+  it('each credential only on its own route: the push secret cannot post a config, nor the config secret a push', async () => {
+    const queue = recordingQueue();
+    const intake = createIntakeHandler(settings, { queue, logger, now: () => NOW });
+    const json = { 'content-type': 'application/json' };
+    const configByPush = await intake(httpEvent('/webhooks/config', configBody(MYSQL_PASSWORD), { authorization: `Bearer ${SECRET}`, ...json }), context);
+    const pushByConfig = await intake(httpEvent('/webhooks/registry/distribution', distribution('v1.2.0', digest('6')), { authorization: `Bearer ${CONFIG_SECRET}`, 'content-type': DIST }), context);
+    expect([configByPush.statusCode, pushByConfig.statusCode]).toEqual([401, 401]);
+    for (const answer of [configByPush, pushByConfig]) for (const secret of [SECRET, CONFIG_SECRET, MYSQL_PASSWORD]) expect(String(answer.body)).not.toContain(secret);
+    expect(queue.sent).toEqual([]);
+    // And each with its own credential is accepted.
+    expect((await configTo(queue, configBody(MYSQL_PASSWORD))).status).toBe(202);
+    expect((await pushTo(queue, distribution('v1.2.0', digest('6')))).status).toBe(202);
+    expect(queue.sent).toHaveLength(2);
   });
 });
 
@@ -187,7 +205,7 @@ describe('a queue that does not take the message', () => {
     const answer = await send(recordingQueue(new QueueError('sqs:https://sqs.example/123456789012/q.fifo: SendMessage failed: ServiceUnavailable')));
     expect(answer.status).toBe(503);
     expect(answer.json).toEqual({ error: 'the event could not be queued: try again' });
-    for (const secret of [SECRET, MYSQL_PASSWORD]) expect(answer.text).not.toContain(secret);
+    for (const secret of [SECRET, CONFIG_SECRET, MYSQL_PASSWORD]) expect(answer.text).not.toContain(secret);
     expect(logs.some((line) => line.includes('queue send failed'))).toBe(true);
   });
 

@@ -1,6 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { loadSettings } from '../src/settings/settings.js';
 
+/** One credential per power (DESIGN §5), each ≥ 32 bytes and its own. */
+const CREDENTIALS = {
+  KFM_WEBHOOK_SECRET: 'settings-test-push-secret-0123456789ab',
+  KFM_DOCKERHUB_TOKEN: 'settings-test-dockerhub-token-01234567',
+  KFM_QUAY_TOKEN: 'settings-test-quay-token-0123456789abcd',
+  KFM_CONFIG_SECRET: 'settings-test-config-secret-0123456789',
+  KFM_CONTROL_SECRET: 'settings-test-control-secret-012345678',
+  KFM_STATUS_TOKEN: 'settings-test-status-token-0123456789a',
+} as const;
+
 describe('settings', () => {
   it('has the documented defaults', () => {
     const settings = loadSettings({});
@@ -11,7 +21,7 @@ describe('settings', () => {
     expect(settings.tagPolicy).toEqual({ kind: 'track', tag: 'v0.1.8' });
     expect(settings.setStatus).toBe(true);
     expect(settings.offline).toBe(false);
-    expect(settings.webhookSecret).toBeUndefined();
+    expect(settings.credentials).toEqual({ push: undefined, dockerhub: undefined, quay: undefined, config: undefined, control: undefined, status: undefined });
     expect(settings.registryAuth).toEqual({});
     expect(settings.pod).toEqual({ runAsUser: 65532, runAsGroup: 65532, cpuRequest: '100m', memoryRequest: '128Mi', memoryLimit: '512Mi' });
   });
@@ -27,7 +37,7 @@ describe('settings', () => {
   it('reads every variable', () => {
     const settings = loadSettings({
       KFM_TARGET: 'kubernetes', KFM_NAMESPACE: 'ml', KFM_APP: 'mlmd', KFM_IMAGE: 'acme/metadata:1.2.3',
-      KFM_TAG_POLICY: 'semver:^1.2', KFM_WEBHOOK_SECRET: 'x'.repeat(32), KFM_SET_STATUS: 'false',
+      KFM_TAG_POLICY: 'semver:^1.2', ...CREDENTIALS, KFM_SET_STATUS: 'false',
       KFM_REGISTRY_AUTH: '{"Registry.Example:5000":{"username":"u","password":"p"}}', KFM_EKS_CLUSTER: 'prod', AWS_REGION: 'eu-west-1',
     });
     expect(settings.target).toEqual({ kind: 'kubernetes' });
@@ -36,6 +46,10 @@ describe('settings', () => {
     expect(settings.registryAuth).toEqual({ 'registry.example:5000': { username: 'u', password: 'p' } });
     expect(settings.setStatus).toBe(false);
     expect(settings.eks).toEqual({ cluster: 'prod', region: 'eu-west-1', endpoint: undefined, caData: undefined });
+    expect(settings.credentials).toEqual({
+      push: CREDENTIALS.KFM_WEBHOOK_SECRET, dockerhub: CREDENTIALS.KFM_DOCKERHUB_TOKEN, quay: CREDENTIALS.KFM_QUAY_TOKEN,
+      config: CREDENTIALS.KFM_CONFIG_SECRET, control: CREDENTIALS.KFM_CONTROL_SECRET, status: CREDENTIALS.KFM_STATUS_TOKEN,
+    });
   });
 
   it.each([
@@ -46,7 +60,13 @@ describe('settings', () => {
     [{ KFM_TAG_POLICY: 'newest' }, /KFM_TAG_POLICY: must be "track", "semver:<range>" or "regex:<pattern>"/],
     [{ KFM_TAG_POLICY: 'semver:not a range!' }, /KFM_TAG_POLICY: "not a range!" is not a semver range/],
     [{ KFM_TAG_POLICY: 'regex:(' }, /KFM_TAG_POLICY: Invalid regular expression/],
-    [{ KFM_WEBHOOK_SECRET: 'short' }, /KFM_WEBHOOK_SECRET: must be at least 16 characters/],
+    [{ KFM_WEBHOOK_SECRET: 'short' }, /KFM_WEBHOOK_SECRET: must be at least 32 bytes/],
+    [{ KFM_WEBHOOK_SECRET: 'x'.repeat(31) }, /KFM_WEBHOOK_SECRET: must be at least 32 bytes/],
+    [{ KFM_DOCKERHUB_TOKEN: 'x'.repeat(16) }, /KFM_DOCKERHUB_TOKEN: must be at least 32 bytes/],
+    [{ KFM_QUAY_TOKEN: 'x'.repeat(31) }, /KFM_QUAY_TOKEN: must be at least 32 bytes/],
+    [{ KFM_CONFIG_SECRET: 'x'.repeat(20) }, /KFM_CONFIG_SECRET: must be at least 32 bytes/],
+    [{ KFM_CONTROL_SECRET: 'x'.repeat(31) }, /KFM_CONTROL_SECRET: must be at least 32 bytes/],
+    [{ KFM_STATUS_TOKEN: 'x'.repeat(31) }, /KFM_STATUS_TOKEN: must be at least 32 bytes/],
     [{ KFM_REGISTRY_AUTH: '{nope' }, /KFM_REGISTRY_AUTH: .*JSON/],
     [{ KFM_REGISTRY_AUTH: '{"h":{"username":"u"}}' }, /KFM_REGISTRY_AUTH/],
     [{ KFM_SET_STATUS: 'yes' }, /KFM_SET_STATUS: must be "true" or "false"/],
@@ -74,5 +94,49 @@ describe('settings', () => {
     expect(message).toMatch(/KFM_WEBHOOK_SECRET/);
     expect(message).toMatch(/KFM_REGISTRY_AUTH/);
     expect(message).not.toContain('tiny-secret');
+  });
+
+  it('counts a credential in bytes: 16 two-byte characters (32 bytes) pass, 31 ASCII bytes do not', () => {
+    expect(loadSettings({ KFM_CONFIG_SECRET: 'é'.repeat(16) }).credentials.config).toBe('é'.repeat(16));
+    expect(() => loadSettings({ KFM_CONFIG_SECRET: 'é'.repeat(15) + 'x' })).toThrow(/KFM_CONFIG_SECRET: must be at least 32 bytes/);
+    expect(loadSettings({ KFM_STATUS_TOKEN: 's'.repeat(32) }).credentials.status).toBe('s'.repeat(32));
+  });
+
+  const refusal = (env: Record<string, string>): string => {
+    try {
+      loadSettings(env);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    throw new Error('expected a settings error');
+  };
+
+  it.each([
+    ['KFM_WEBHOOK_SECRET', 'KFM_CONFIG_SECRET'],
+    ['KFM_DOCKERHUB_TOKEN', 'KFM_QUAY_TOKEN'],
+    ['KFM_CONTROL_SECRET', 'KFM_STATUS_TOKEN'],
+    ['KFM_WEBHOOK_SECRET', 'KFM_STATUS_TOKEN'],
+  ] as const)('one value for %s and %s stops the cold start, naming both variables, never the value', (first, second) => {
+    const reused = CREDENTIALS[first];
+    const message = refusal({ ...CREDENTIALS, [second]: reused });
+    expect(message).toMatch(/^invalid settings: /);
+    expect(message).toContain(`${first}, ${second}`);
+    expect(message).toMatch(/the same value for several powers/);
+    expect(message).not.toContain(reused);
+    // The other variables are not named: their values are their own.
+    for (const name of Object.keys(CREDENTIALS).filter((n) => n !== first && n !== second)) expect(message).not.toContain(name);
+  });
+
+  it('a value reused by two pairs names each pair, and a value shared by three powers names all three', () => {
+    const pairs = refusal({ ...CREDENTIALS, KFM_CONFIG_SECRET: CREDENTIALS.KFM_WEBHOOK_SECRET, KFM_STATUS_TOKEN: CREDENTIALS.KFM_CONTROL_SECRET });
+    expect(pairs).toContain('KFM_WEBHOOK_SECRET, KFM_CONFIG_SECRET');
+    expect(pairs).toContain('KFM_CONTROL_SECRET, KFM_STATUS_TOKEN');
+    const three = refusal({ KFM_WEBHOOK_SECRET: CREDENTIALS.KFM_QUAY_TOKEN, KFM_QUAY_TOKEN: CREDENTIALS.KFM_QUAY_TOKEN, KFM_STATUS_TOKEN: CREDENTIALS.KFM_QUAY_TOKEN });
+    expect(three).toContain('KFM_WEBHOOK_SECRET, KFM_QUAY_TOKEN, KFM_STATUS_TOKEN');
+    for (const message of [pairs, three]) for (const value of Object.values(CREDENTIALS)) expect(message).not.toContain(value);
+  });
+
+  it('distinct values for every power load', () => {
+    expect(() => loadSettings({ ...CREDENTIALS })).not.toThrow();
   });
 });

@@ -32,6 +32,7 @@ interface Route {
 const ROUTES: Route[] = [
   { method: 'POST', pattern: /^\/webhooks\/registry\/([^/]+)$/, routeKey: 'POST /webhooks/registry/{provider}', handler: 'intake', params: (m) => ({ provider: decodeURIComponent(m[1] ?? '') }) },
   { method: 'POST', pattern: /^\/webhooks\/config$/, routeKey: 'POST /webhooks/config', handler: 'intake', params: () => ({}) },
+  { method: 'POST', pattern: /^\/control$/, routeKey: 'POST /control', handler: 'intake', params: () => ({}) },
   { method: 'GET', pattern: /^\/status$/, routeKey: 'GET /status', handler: 'status', params: () => ({}) },
 ];
 

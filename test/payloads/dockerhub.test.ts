@@ -9,6 +9,8 @@ const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-dockerhub
   body: string;
 };
 type Body = { push_data: Record<string, unknown>; repository: Record<string, unknown> };
+/** The sample carries its own route's URL token (DESIGN §5), not the push secret nor the other registry's token. */
+const LOCAL = JSON.parse(readFileSync(new URL('../../events/local-credentials.json', import.meta.url), 'utf8')) as Record<string, string>;
 const sample = JSON.parse(sampleEvent.body) as Body;
 const with_ = (push: Record<string, unknown>, repo: Record<string, unknown> = {}): Body => ({
   ...sample,
@@ -34,7 +36,9 @@ describe('parseDockerhub', () => {
   });
 
   it('sample authenticates with ?token= (Docker Hub cannot send headers)', () => {
-    expect(sampleEvent.queryStringParameters.token).toBe('local-dev-secret-0123456789');
+    expect(sampleEvent.queryStringParameters.token).toBe(LOCAL.KFM_DOCKERHUB_TOKEN);
+    expect(Buffer.byteLength(LOCAL.KFM_DOCKERHUB_TOKEN!, 'utf8')).toBeGreaterThanOrEqual(32);
+    expect([LOCAL.KFM_WEBHOOK_SECRET, LOCAL.KFM_QUAY_TOKEN]).not.toContain(sampleEvent.queryStringParameters.token);
     expect(sampleEvent.headers).not.toHaveProperty('authorization');
   });
 

@@ -7,6 +7,8 @@ const sampleEvent = JSON.parse(readFileSync(new URL('../../events/push-quay.json
   queryStringParameters: Record<string, string>;
   body: string;
 };
+/** The sample carries its own route's URL token (DESIGN §5), not the push secret nor the other registry's token. */
+const LOCAL = JSON.parse(readFileSync(new URL('../../events/local-credentials.json', import.meta.url), 'utf8')) as Record<string, string>;
 const sample = JSON.parse(sampleEvent.body) as Record<string, unknown>;
 const REPO = 'kubeflow-images-public/metadata';
 const event = (tag: string, registry: string | null = 'quay.io') => ({
@@ -19,7 +21,9 @@ const event = (tag: string, registry: string | null = 'quay.io') => ({
 
 describe('parseQuay', () => {
   it('normalises the sample (no digest, no time; registry from docker_url)', () => {
-    expect(sampleEvent.queryStringParameters.token).toBe('local-dev-secret-0123456789');
+    expect(sampleEvent.queryStringParameters.token).toBe(LOCAL.KFM_QUAY_TOKEN);
+    expect(Buffer.byteLength(LOCAL.KFM_QUAY_TOKEN!, 'utf8')).toBeGreaterThanOrEqual(32);
+    expect([LOCAL.KFM_WEBHOOK_SECRET, LOCAL.KFM_DOCKERHUB_TOKEN]).not.toContain(sampleEvent.queryStringParameters.token);
     expect(parseQuay(sample)).toStrictEqual({ events: [event('v0.1.9')], ignored: [] });
   });
 

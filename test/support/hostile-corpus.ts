@@ -7,6 +7,7 @@
 // may write: the well-formed ones are irrelevant pushes (202) or replays.
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { Credentials } from '../../src/settings/settings.js';
 
 export interface HostileRequest {
   name: string;
@@ -49,10 +50,19 @@ function set(base: Json, path: Array<string | number>, value: unknown): Json {
 /** A JSON text with a raw (not re-escaped) fragment at the top: `__proto__` keys survive only this way. */
 const withRawKey = (base: Json, key: string, raw: string) => `{"${key}":${raw},${JSON.stringify(base).slice(1)}`;
 
-export function hostileCorpus(secret: string, replay: { body: string; headers: Record<string, string> }): HostileRequest[] {
+/**
+ * Each route is sent its own power's credential where it should get in (DESIGN §5): the push secret
+ * on the registry routes (Bearer and signatures), each registry's URL token on its own route, the
+ * config, control and status credentials on theirs; every other power's is refused there.
+ */
+export function hostileCorpus(credentials: Required<Credentials>, replay: { body: string; headers: Record<string, string> }): HostileRequest[] {
   const out: HostileRequest[] = [];
-  const sign = (body: string | Buffer, key = secret) => `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
-  const bearer = { authorization: `Bearer ${secret}` };
+  const push = credentials.push;
+  const sign = (body: string | Buffer, key = push) => `sha256=${createHmac('sha256', key).update(body).digest('hex')}`;
+  /** The credential a route's Bearer takes. */
+  const secretOf = (route: string) => (route === 'config' || route === 'control' || route === 'status' ? credentials[route] : push);
+  const bearerOf = (route: string) => ({ authorization: `Bearer ${secretOf(route)}` });
+  const bearer = bearerOf('distribution');
   const add = (name: string, method: string, path: string, headers: Record<string, string>, body: string | Buffer | undefined, expect: HostileRequest['expect']) =>
     void out.push({ name, method, path, headers, body: body === undefined ? undefined : Buffer.from(body), expect });
   const routes: Array<{ route: string; path: string; sample: Json }> = [
@@ -60,12 +70,12 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
     { route: 'config', path: '/webhooks/config', sample: { config: { port: 9090, 'database-name': 'metadb' }, relations: { mysql: { host: 'mysql', port: 3306, password: 'hostile-mysql-password' } } } },
   ];
   const post = (r: (typeof routes)[number], name: string, body: string | Buffer, expect: HostileRequest['expect'], headers: Record<string, string> = {}) =>
-    add(`${r.route}: ${name}`, 'POST', r.path, { 'content-type': typeOf(r.route), ...bearer, ...headers }, body, expect);
+    add(`${r.route}: ${name}`, 'POST', r.path, { 'content-type': typeOf(r.route), ...bearerOf(r.route), ...headers }, body, expect);
   const bad400 = (r: (typeof routes)[number], name: string, body: string | Buffer, field: string, error?: RegExp) =>
     post(r, name, body, { status: 400, field, error: error ?? new RegExp(field.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')) });
 
   // 1. Authentication, on every route (the body is the sample: only the credentials are wrong).
-  const wrong: Array<[string, Record<string, string>, RegExp]> = [
+  const wrongFor = (secret: string, route: string): Array<[string, Record<string, string>, RegExp]> => [
     ['no credentials', {}, E401_MISSING],
     ['a wrong Bearer', { authorization: 'Bearer wrong-secret-wrong-secret' }, /^bad Bearer token$/],
     ['the secret plus one character', { authorization: `Bearer ${secret}x` }, /^bad Bearer token$/],
@@ -75,21 +85,32 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
     ['Token scheme', { authorization: `Token ${secret}` }, /^bad Bearer token$/],
     ['the secret as the whole header', { authorization: secret }, /^bad Bearer token$/],
     ['the secret in X-Api-Key', { 'x-api-key': secret }, E401_MISSING],
+    // One credential per power: every other power's, as a Bearer, is a wrong one here.
+    ...(Object.entries(credentials) as Array<[keyof Credentials, string]>)
+      .filter(([, value]) => value !== secretOf(route))
+      .map(([power, value]): [string, Record<string, string>, RegExp] => [`the ${power} credential as Bearer`, { authorization: `Bearer ${value}` }, /^bad Bearer token$/]),
   ];
-  for (const r of routes) {
-    for (const [name, headers, error] of wrong) {
+  for (const r of [...routes, { route: 'control', path: '/control', sample: { suspend: true } }]) {
+    const secret = secretOf(r.route);
+    for (const [name, headers, error] of wrongFor(secret, r.route)) {
       add(`${r.route}: ${name}`, 'POST', r.path, { 'content-type': typeOf(r.route), ...headers }, JSON.stringify(r.sample), { status: 401, error });
     }
     if (!['dockerhub', 'quay'].includes(r.route)) {
-      add(`${r.route}: ?token= where the route takes none`, 'POST', `${r.path}?token=${secret}`, { 'content-type': typeOf(r.route) }, JSON.stringify(r.sample), { status: 401, error: E401_MISSING });
+      for (const token of new Set([secret, credentials.dockerhub])) {
+        const which = token === secret ? 'its own credential' : 'the Docker Hub token';
+        add(`${r.route}: ?token= (${which}) where the route takes none`, 'POST', `${r.path}?token=${token}`, { 'content-type': typeOf(r.route) }, JSON.stringify(r.sample), { status: 401, error: E401_MISSING });
+      }
     }
     if (!['ghcr', 'generic'].includes(r.route)) {
       const body = JSON.stringify(r.sample);
-      add(`${r.route}: a valid HMAC where the route takes none`, 'POST', r.path, { 'content-type': typeOf(r.route), 'x-hub-signature-256': sign(body), 'x-signature': sign(body) }, body, { status: 401, error: E401_MISSING });
+      for (const key of new Set([push, secret])) {
+        const which = key === push ? 'the push secret' : 'its own credential';
+        add(`${r.route}: a valid HMAC (${which}) where the route takes none`, 'POST', r.path, { 'content-type': typeOf(r.route), 'x-hub-signature-256': sign(body, key), 'x-signature': sign(body, key) }, body, { status: 401, error: E401_MISSING });
+      }
     }
   }
-  for (const [name, headers, error] of wrong) add(`status: ${name}`, 'GET', '/status', headers, undefined, { status: 401, error });
-  add('status: ?token=', 'GET', `/status?token=${secret}`, {}, undefined, { status: 401, error: E401_MISSING });
+  for (const [name, headers, error] of wrongFor(credentials.status, 'status')) add(`status: ${name}`, 'GET', '/status', headers, undefined, { status: 401, error });
+  add('status: ?token=', 'GET', `/status?token=${credentials.status}`, {}, undefined, { status: 401, error: E401_MISSING });
 
   // 2. The extra schemes: forged and bad signatures, wrong URL tokens.
   for (const [route, header, scheme] of [['ghcr', 'x-hub-signature-256', 'X-Hub-Signature-256'], ['generic', 'x-signature', 'X-Signature']] as const) {
@@ -97,7 +118,9 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
     const body = JSON.stringify(r.sample);
     const forged = JSON.stringify(route === 'ghcr' ? set(r.sample, ['registry_package', 'package_version', 'container_metadata', 'tag', 'name'], 'v0.1.8') : { ...r.sample, tag: 'v0.1.8' });
     const error = new RegExp(`^bad ${scheme} signature$`);
+    const secret = push;
     const cases: Array<[string, string, string]> = [
+      ...(['dockerhub', 'quay', 'config', 'control', 'status'] as const).map((power): [string, string, string] => [`signed with the ${power} credential`, body, sign(body, credentials[power])]),
       ['a forged body under a valid signature', forged, sign(body)],
       ['a body with one byte added', `${body} `, sign(body)],
       ['all-zero signature', body, `sha256=${'0'.repeat(64)}`],
@@ -114,7 +137,13 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
   for (const route of ['dockerhub', 'quay'] as const) {
     const r = routes.find((x) => x.route === route)!;
     const body = JSON.stringify(r.sample);
-    for (const [name, query] of [['a wrong ?token=', 'token=wrong-token-0123456789'], ['an empty ?token=', 'token='], ['?token= plus a NUL', `token=${secret}%00`], ['?token= with a prefix', `token=x${secret}`]]) {
+    const secret = credentials[route];
+    const others = (Object.entries(credentials) as Array<[keyof Credentials, string]>).filter(([power]) => power !== route);
+    for (const [name, query] of [
+      ['a wrong ?token=', 'token=wrong-token-0123456789-0123456789ab'], ['an empty ?token=', 'token='], ['?token= plus a NUL', `token=${secret}%00`], ['?token= with a prefix', `token=x${secret}`],
+      // Each URL token is valid on its own route only; no other power's credential is one.
+      ...others.map(([power, value]) => [`the ${power} credential as ?token=`, `token=${encodeURIComponent(value)}`]),
+    ]) {
       add(`${route}: ${name}`, 'POST', `${r.path}?${query}`, { 'content-type': 'application/json' }, body, { status: 401, error: /^bad \?token= parameter$/ });
     }
     add(`${route}: ?TOKEN= (wrong case)`, 'POST', `${r.path}?TOKEN=${secret}`, { 'content-type': 'application/json' }, body, { status: 401, error: E401_MISSING });
@@ -124,7 +153,7 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
   const types = ['text/plain', 'application/xml', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/jsonp', 'text/json', 'application/json-patch', 'json', '*/*'];
   for (const r of routes) {
     const body = JSON.stringify(r.sample);
-    add(`${r.route}: no Content-Type`, 'POST', r.path, bearer, body, { status: 415, error: E415_TYPE });
+    add(`${r.route}: no Content-Type`, 'POST', r.path, bearerOf(r.route), body, { status: 415, error: E415_TYPE });
     for (const type of types) post(r, `Content-Type ${type}`, body, { status: 415, error: E415_TYPE }, { 'content-type': type });
     for (const encoding of ['gzip', 'br', 'deflate', 'identity, gzip']) post(r, `Content-Encoding ${encoding}`, body, { status: 415, error: E415_ENCODING }, { 'content-encoding': encoding });
   }
@@ -247,7 +276,7 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
   for (const r of routes.filter((x) => x.route !== 'config')) {
     const body = JSON.stringify(r.sample);
     // Each with the route's own scheme where it has one: the signature, the URL token.
-    const query = ['dockerhub', 'quay'].includes(r.route) ? `?token=${encodeURIComponent(secret)}` : '';
+    const query = r.route === 'dockerhub' || r.route === 'quay' ? `?token=${encodeURIComponent(credentials[r.route])}` : '';
     const auth: Record<string, string> = r.route === 'ghcr' ? { 'x-hub-signature-256': sign(body) } : r.route === 'generic' ? { 'x-signature': sign(body) } : query ? {} : bearer;
     add(`${r.route}: the sample event (another registry, tag or older)`, 'POST', `${r.path}${query}`, { 'content-type': typeOf(r.route), ...auth }, body, ignored);
   }
@@ -262,8 +291,8 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
   for (let n = 1; n <= 3; n++) add(`replay ${n} of the applied push`, 'POST', '/webhooks/registry/distribution', replay.headers, replay.body, ignored);
 
   // 7. Methods, routes and providers.
-  for (const r of [...routes, { route: 'status', path: '/status' }]) {
-    for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS', r.route === 'status' ? 'POST' : 'GET']) add(`${r.route}: ${method}`, method, r.path, bearer, undefined, { status: 405, error: E405 });
+  for (const r of [...routes, { route: 'control', path: '/control' }, { route: 'status', path: '/status' }]) {
+    for (const method of ['PUT', 'DELETE', 'PATCH', 'OPTIONS', r.route === 'status' ? 'POST' : 'GET']) add(`${r.route}: ${method}`, method, r.path, bearerOf(r.route), undefined, { status: 405, error: E405 });
   }
   for (const path of ['/', '/webhooks', '/webhooks/registry', '/webhooks/registry/', '/webhooks/registry/ghcr/extra', '/status/', '/STATUS', '/webhooks/config/', '/webhooks//config', '/favicon.ico', '/webhooks/registry/ghcr/../../status/x']) {
     add(`route ${path}`, 'POST', path, { 'content-type': 'application/json', ...bearer }, '{}', { status: 404, error: E404_ROUTE });
@@ -284,7 +313,7 @@ export function hostileCorpus(secret: string, replay: { body: string; headers: R
     add(`${r.route}: over 1 MiB, unauthenticated`, 'POST', r.path, { 'content-type': typeOf(r.route) }, big(MIB), { status: 413, error: E413 });
     post(r, 'over 1 MiB of invalid UTF-8', Buffer.alloc(MIB + 10, 0xff), { status: 413, error: E413 });
   }
-  add('status: a GET with a 2 MiB body', 'GET', '/status', bearer, big(2 * MIB), { status: 413, error: E413 });
-  add('config: an 11 MiB body', 'POST', '/webhooks/config', { 'content-type': 'application/json', ...bearer }, big(11 * MIB), { status: 413, error: /^request body too large$/ });
+  add('status: a GET with a 2 MiB body', 'GET', '/status', bearerOf('status'), big(2 * MIB), { status: 413, error: E413 });
+  add('config: an 11 MiB body', 'POST', '/webhooks/config', { 'content-type': 'application/json', ...bearerOf('config') }, big(11 * MIB), { status: 413, error: /^request body too large$/ });
   return out;
 }

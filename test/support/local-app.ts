@@ -6,12 +6,30 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startLocalServer } from '../../src/local/server.js';
 import type { StepReport } from '../../src/app/deployer.js';
+import { CREDENTIAL_VARIABLES, type Credentials } from '../../src/settings/settings.js';
 import { observe, watchSecrets, watchStore } from './leak-guard.js';
+
+export type Power = keyof Credentials;
+export const POWERS = Object.keys(CREDENTIAL_VARIABLES) as Power[];
+
+/**
+ * One credential per power (DESIGN §5) as the environment variables that hold them: each at least
+ * 32 bytes and distinct from the others, so a test never starts with one the cold start refuses.
+ */
+export function testCredentials(label: string): Record<(typeof CREDENTIAL_VARIABLES)[Power], string> {
+  return Object.fromEntries(POWERS.map((power) => [CREDENTIAL_VARIABLES[power], `${label}-${power}-credential-0123456789abcdef`])) as Record<(typeof CREDENTIAL_VARIABLES)[Power], string>;
+}
 
 export interface LocalApp {
   url: string;
   dir: string;
   logs: string[];
+  /** Each power's credential, as the app was started with (undefined: unset, its routes closed). */
+  credentials: Credentials;
+  /** The `Authorization: Bearer` header carrying a power's credential; throws when the app has none for it. */
+  auth(power: 'push' | 'config' | 'control' | 'status'): Record<string, string>;
+  /** `?token=<the Docker Hub or Quay URL token>`, for that registry's route only. */
+  urlToken(power: 'dockerhub' | 'quay'): string;
   request(method: string, path: string, body?: string | Buffer, headers?: Record<string, string>): Promise<{ status: number; json: any; text: string }>;
   /**
    * A request, then the in-process queue drained: the answer, plus the worker's report of the
@@ -32,7 +50,14 @@ export interface LocalApp {
 export async function startLocalApp(env: Record<string, string>, options: { port?: number } = {}): Promise<LocalApp> {
   const dir = await mkdtemp(join(tmpdir(), 'kfm-app-'));
   Object.assign(process.env, { KFM_TARGET: `dir:${dir}`, ...env });
-  watchSecrets(env.KFM_WEBHOOK_SECRET, ...registryPasswords(env.KFM_REGISTRY_AUTH));
+  const credentials = Object.fromEntries(POWERS.map((power) => [power, env[CREDENTIAL_VARIABLES[power]] || undefined])) as Credentials;
+  // Every power's credential: none may show in a log line, an answer or a stored object.
+  watchSecrets(...Object.values(credentials), ...registryPasswords(env.KFM_REGISTRY_AUTH));
+  const credentialOf = (power: Power): string => {
+    const value = credentials[power];
+    if (value === undefined) throw new Error(`the local app was started without ${CREDENTIAL_VARIABLES[power]}`);
+    return value;
+  };
   const logs: string[] = [];
   const write = process.stdout.write.bind(process.stdout);
   process.stdout.write = ((chunk: string | Uint8Array) => {
@@ -62,6 +87,9 @@ export async function startLocalApp(env: Record<string, string>, options: { port
     url: server.url,
     dir,
     logs,
+    credentials,
+    auth: (power) => ({ authorization: `Bearer ${credentialOf(power)}` }),
+    urlToken: (power) => `?token=${encodeURIComponent(credentialOf(power))}`,
     reports,
     drain: () => runtime.queue.drain(),
     async deliver(method, path, body, headers = {}) {
