@@ -3,7 +3,7 @@
 // Bearer token flow, which that registry cannot serve without a token server.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { FetchError } from '../src/errors.js';
+import { BogusEventError, FetchError } from '../src/errors.js';
 import { parseImageRef, type ImageRef } from '../src/image/reference.js';
 import {
   createRegistryClient,
@@ -79,13 +79,16 @@ describe('registry client and fetcher against a real distribution registry', () 
     expect(delays).toEqual([200, 400, 800, 1600]);
   });
 
-  it('refuses a forged digest and an event digest that is not a digest', async () => {
+  it('refuses a forged digest and an event digest that is not a digest: a bogus event, not a fetch failure', async () => {
     const fetcher = createRegistryFetcher({ credentials: provider(), retry: fast });
     const forged = await failure(fetcher.fetch({ image, tag: 'v1', digest: FORGED }));
-    expect(forged).toBeInstanceOf(FetchError);
-    expect(forged.message).toBe(`the registry does not have digest ${FORGED}: refusing the event's digest`);
+    // A 404 for a digest: the event is bogus or stale (issue 12 §7), ignored rather than a failure that blocks.
+    expect(forged).toBeInstanceOf(BogusEventError);
+    expect(forged).not.toBeInstanceOf(FetchError);
+    expect(forged.message).toBe(`the registry has no manifest ${FORGED}`);
     const garbage = await failure(fetcher.fetch({ image, digest: 'sha256:../../v1' }));
-    expect(garbage.message).toMatch(/not a sha256 digest: refusing it/);
+    expect(garbage).toBeInstanceOf(BogusEventError);
+    expect(garbage.message).toBe('the event\'s digest "sha256:../../v1" is not a sha256 digest');
   });
 
   it('verifies an event digest and pins it, with the credentials to pull it', async () => {
@@ -137,7 +140,8 @@ describe('registry fetcher rules (scripted client)', () => {
 
   it('refuses a digest the registry serves under another digest', async () => {
     const error = await failure(scripted(`sha256:${'cd'.repeat(32)}`).fetcher.fetch({ image, digest: FORGED }));
-    expect(error.message).toMatch(/does not have digest .*refusing the event's digest/);
+    expect(error).toBeInstanceOf(BogusEventError);
+    expect(error.message).toBe(`the registry has no manifest ${FORGED}`);
   });
 
   it('retries 5xx and network errors, not auth failures', async () => {
