@@ -36,4 +36,28 @@ describe('refreshResource', () => {
     expect(requests.at(-1)).toMatchObject({ tag: 'v1', digest: undefined });
     expect(lines.at(-1)).toEqual(['scheduled refresh', { status: report.status, changes: report.changes, failures: report.failures }]);
   });
+
+  it('renews the pull Secret with a rotated token, and leaves the Deployment alone', async () => {
+    const image = parseImageRef('registry.example/kubeflow/metadata:v1');
+    const digest = `sha256:${'2'.repeat(64)}`;
+    let password = 'token-1';
+    const target = memoryTarget();
+    const logger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined, withCorrelation: () => undefined };
+    const deployer = createDeployer({
+      app: 'kubeflow-metadata', namespace: 'kubeflow', image, tagPolicy: parseTagPolicy('track', 'v1'), setStatus: true, target, logger,
+      fetcher: { async fetch(request) { return { registryPath: `registry.example/kubeflow/metadata@${digest}`, digest, tag: request.tag, credentials: { username: 'robot', password } }; } },
+    });
+    await deployer.run({ hook: 'config-changed', mysql: { host: 'mysql', port: 3306, user: 'root', password: 'refresh-pw' } });
+    const pullPassword = () => {
+      const secret = target.get('Secret', 'kubeflow-metadata-registry');
+      return JSON.parse(Buffer.from((secret!.data as Record<string, string>)['.dockerconfigjson']!, 'base64').toString()).auths['registry.example'].password;
+    };
+    expect(pullPassword()).toBe('token-1');
+    const image1 = (target.get('Deployment', 'kubeflow-metadata')!.spec as any).template.spec.containers[0].image;
+    password = 'token-2';
+    const report = await refreshResource(deployer, logger);
+    expect(report.changes).toContainEqual({ kind: 'Secret', name: 'kubeflow-metadata-registry', outcome: 'patched' });
+    expect(pullPassword()).toBe('token-2');
+    expect((target.get('Deployment', 'kubeflow-metadata')!.spec as any).template.spec.containers[0].image).toBe(image1);
+  });
 });
