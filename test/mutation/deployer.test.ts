@@ -2,7 +2,7 @@
 // registry: what it asks the registry, the fetch cache shared by recomputations
 // of one event (and only of one event), the outcome and reason of each kind of
 // step, the held audit records, and how it gives up.
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { createDeployer, type Trigger } from '../../src/app/deployer.js';
 import { BogusEventError, ConflictError, FetchError, TargetError } from '../../src/errors.js';
 import { parseImageRef } from '../../src/image/reference.js';
@@ -299,14 +299,22 @@ describe('giving up', () => {
   });
 
   it('by default survives more lost claims than the retry helper’s default of 5', async () => {
-    const s = setup();
-    let claims = 0;
-    s.target.beforeWrite = (desired) => {
-      if (desired.kind === 'ConfigMap' && (claims += 1) < 7) throw new ConflictError('lost (test)');
-    };
-    const report = await s.deployer.run(MYSQL);
-    expect(report.outcome).toBe('applied');
-    expect(claims).toBe(7);
+    // Fake timers: the backoff between recomputations would otherwise take seconds.
+    jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+    try {
+      const s = setup();
+      let claims = 0;
+      s.target.beforeWrite = (desired) => {
+        if (desired.kind === 'ConfigMap' && (claims += 1) < 7) throw new ConflictError('lost (test)');
+      };
+      let settled = false;
+      const running = s.deployer.run(MYSQL).finally(() => { settled = true; });
+      while (!settled) await jest.advanceTimersByTimeAsync(2_000);
+      expect((await running).outcome).toBe('applied');
+      expect(claims).toBe(7);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('any other write failure is not retried', async () => {

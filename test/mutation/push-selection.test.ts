@@ -89,6 +89,14 @@ describe('selectPush', () => {
     expect(selectPush([push('1.0.0', 3)], image, track, deployedAs('1.0.0', 2)).chosen?.digest).toBe(d(3));
   });
 
+  it('a push without a digest is never already deployed, even against a resource recorded without one', () => {
+    // The state schema requires a digest; the check must not rely on it.
+    const undigested = { ...deployedAs('1.0.0', 1, '2026-01-01T00:00:00Z'), digest: undefined as unknown as string };
+    const result = selectPush([push('1.0.0', undefined, { pushedAt: '2026-01-02T00:00:00Z' })], image, track, undigested);
+    expect(result.chosen?.tag).toBe('1.0.0');
+    expect(result.ignored).toEqual([]);
+  });
+
   it('a push older than what runs is ignored, naming the deployed tag (or digest when it has none)', () => {
     const older = selectPush([push('1.1.0', 1), push('1.0.0', 0)], image, semver, deployedAs('1.2.0', 2));
     expect(older).toEqual({ ignored: ['kubeflow/metadata:1.0.0: superseded by kubeflow/metadata:1.1.0', 'kubeflow/metadata:1.1.0: older than the deployed 1.2.0'] });

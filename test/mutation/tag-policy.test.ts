@@ -143,4 +143,23 @@ describe('refreshTag', () => {
   it('loose versions sort as versions', () => {
     expect(refreshTag(semver, ['01.10.0', '1.9.0'], undefined)).toBe('01.10.0');
   });
+
+  it('an equal version under another spelling is not newer: the deployed tag stays', () => {
+    expect(refreshTag(semver, ['01.3.0'], '1.3.0')).toBe('1.3.0');
+  });
+
+  it('versions in version order even where natural order differs (a pre-release sorts before its release)', () => {
+    const any = parseTagPolicy('regex:.*', 'x');
+    expect(refreshTag(any, ['1.2.3', '1.2.3-rc.1'], undefined)).toBe('1.2.3');
+    expect(refreshTag(any, ['1.2.3-rc.1', '1.2.3'], undefined)).toBe('1.2.3');
+    // Loose versions too: `1.2.3beta` is the pre-release 1.2.3-beta.
+    expect(refreshTag(any, ['1.2.3beta', '1.2.3'], undefined)).toBe('1.2.3');
+    expect(refreshTag(any, ['1.2.3', '1.2.3beta'], undefined)).toBe('1.2.3');
+  });
+
+  it('a version and a tag that is none compare in natural order', () => {
+    const any = parseTagPolicy('regex:.*', 'x');
+    expect(refreshTag(any, ['1.2.0', 'nightly'], undefined)).toBe('nightly');
+    expect(refreshTag(any, ['nightly', '1.2.0'], undefined)).toBe('nightly');
+  });
 });
