@@ -1,20 +1,21 @@
 // The intake function: registry push webhooks (POST /webhooks/registry/{provider}), the config
-// webhook (POST /webhooks/config) and the control route (POST /control: authenticated with its own
-// credential, not implemented yet). It authenticates, bounds, parses and validates, then puts one
+// webhook (POST /webhooks/config) and the control route (POST /control, with its own credential:
+// pin, unpin, suspend, resume, unquarantine). It authenticates, bounds, parses and validates, then puts one
 // command on the queue and answers 202 {"accepted": id}; what needs no action is 202 {"ignored"}.
 // It never talks to the cluster or the registry. Wiring only.
 import type { Settings } from '../src/settings/settings.js';
 import type { Logger } from '../src/log.js';
 import { noMetrics, type Metrics } from '../src/observability/metrics.js';
 import type { CommandQueue } from '../src/queue/port.js';
-import type { Command } from '../src/domain/commands.js';
-import { HttpError, notFound } from '../src/errors.js';
+import { controlRequestSchema, type Command, type ControlRequest } from '../src/domain/commands.js';
+import { parseBody } from '../src/validation.js';
+import { notFound } from '../src/errors.js';
 import { httpStack } from '../src/http/stack.js';
 import { jsonResponse, type HttpEvent, type HttpResult } from '../src/http/types.js';
 import { isWebhookProvider, parsePushWebhook } from '../src/registry/payloads/index.js';
 import { parseConfigRequest } from '../src/app/config-request.js';
 import { workloadNames } from '../src/render/names.js';
-import { configCommand, pushCommand } from '../src/intake/commands.js';
+import { configCommand, controlCommand, pushCommand } from '../src/intake/commands.js';
 import { lazySqsQueue, workloadGroup } from '../src/app/runtime.js';
 import { defaultHandler } from '../src/app/process-defaults.js';
 import type { AuthRoute } from '../src/webhook/auth.js';
@@ -68,13 +69,13 @@ export function createIntakeHandler(settings: Settings, adapters: IntakeAdapters
     return enqueue(configCommand(parseConfigRequest(event.json, { ownSecrets: [names.mysqlSecret, names.pullSecret] }), event.json, settings.credentials.config ?? '', now()));
   }
 
-  // Authenticated with KFM_CONTROL_SECRET already, so the route exists; its commands come later.
-  async function acceptControl(): Promise<HttpResult> {
-    throw new HttpError(501, 'POST /control is not implemented yet');
+  // Authenticated with KFM_CONTROL_SECRET already: pin, unpin, suspend, resume, unquarantine.
+  async function acceptControl(event: HttpEvent): Promise<HttpResult> {
+    return enqueue(controlCommand(parseBody(controlRequestSchema(), event.json) as ControlRequest, now()));
   }
 
   return httpStack({ route: routeOf, credentials: settings.credentials, logger, body: true }, async (event) =>
-    (isControl(event) ? acceptControl() : isConfig(event) ? acceptConfig(event) : acceptPush(event)));
+    (isControl(event) ? acceptControl(event) : isConfig(event) ? acceptConfig(event) : acceptPush(event)));
 }
 
 /** SQS when KFM_QUEUE_URL is set (Lambda); else the in-process queue and worker (local runs). */

@@ -4,7 +4,8 @@ import type { Context } from 'aws-lambda';
 import type { Settings } from '../src/settings/settings.js';
 import type { Logger } from '../src/log.js';
 import type { BatchResult, QueueBatch } from '../src/queue/port.js';
-import { lazyDeployer } from '../src/app/runtime.js';
+import { lazyDeployer, lazySqsQueue, workloadGroup } from '../src/app/runtime.js';
+import type { CommandQueue } from '../src/queue/port.js';
 import { createWorker } from '../src/app/worker.js';
 import type { Metrics } from '../src/observability/metrics.js';
 import { defaultHandler } from '../src/app/process-defaults.js';
@@ -14,6 +15,8 @@ export interface WorkerAdapters {
   logger: Logger;
   /** Applied, Ignored, Failed, DeadLettered and StepDuration (EMF on Lambda); none by default. */
   metrics?: Metrics;
+  /** The queue a rollout check goes back on when a rollout outlives the invocation. */
+  queue?: CommandQueue;
 }
 
 export function createWorkerHandler(settings: Settings, adapters: WorkerAdapters) {
@@ -21,7 +24,8 @@ export function createWorkerHandler(settings: Settings, adapters: WorkerAdapters
   return async function workerHandler(event: QueueBatch | unknown, context: Pick<Context, 'getRemainingTimeInMillis'>): Promise<BatchResult> {
     const deadline = () => context.getRemainingTimeInMillis();
     const batch = asBatch(event);
-    const worker = createWorker({ deployer: await adapters.deployer(), logger: adapters.logger, metrics: adapters.metrics, intake });
+    const followUp = adapters.queue ? { queue: adapters.queue, groupId: workloadGroup(settings) } : undefined;
+    const worker = createWorker({ deployer: await adapters.deployer(), logger: adapters.logger, metrics: adapters.metrics, intake, followUp });
     return worker(batch, deadline);
   };
 }
@@ -36,4 +40,7 @@ function asBatch(event: unknown): QueueBatch {
 }
 
 export const handler = defaultHandler<unknown, BatchResult>('worker', ({ settings, logger, metrics }) =>
-  createWorkerHandler(settings, { deployer: lazyDeployer(settings, logger), logger, metrics }));
+  createWorkerHandler(settings, {
+    deployer: lazyDeployer(settings, logger), logger, metrics,
+    queue: settings.queueUrl ? lazySqsQueue(settings.queueUrl, settings.eks?.region) : undefined,
+  }));

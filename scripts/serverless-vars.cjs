@@ -18,17 +18,18 @@ const root = join(__dirname, '..');
 const SECRETS = {
   intake: ['KFM_WEBHOOK_SECRET', 'KFM_DOCKERHUB_TOKEN', 'KFM_QUAY_TOKEN', 'KFM_CONFIG_SECRET', 'KFM_CONTROL_SECRET'],
   status: ['KFM_STATUS_TOKEN'],
-  worker: ['KFM_REGISTRY_AUTH'],
+  worker: ['KFM_REGISTRY_AUTH', 'KFM_NOTIFY_SLACK_URL', 'KFM_NOTIFY_WEBHOOK_SECRET'],
 };
 const SECRET_NAMES = new Set(Object.values(SECRETS).flat());
 /** Settings passed through when set (the loader's defaults apply otherwise), per function. */
 const WORKLOAD = ['KFM_TAG_POLICY'];
 const CLUSTER = ['KFM_EKS_CLUSTER', 'KFM_EKS_ENDPOINT', 'KFM_EKS_CA'];
 const POD = ['KFM_RUN_AS_USER', 'KFM_RUN_AS_GROUP', 'KFM_CPU_REQUEST', 'KFM_MEMORY_REQUEST', 'KFM_MEMORY_LIMIT'];
+const ROLLOUT = ['KFM_PROGRESS_DEADLINE_SECONDS', 'KFM_ROLLOUT_CHECK_SECONDS', 'KFM_REVERT', 'KFM_NOTIFY_WEBHOOK_URL'];
 const PASSED = {
   intake: WORKLOAD,
   status: [...WORKLOAD, ...CLUSTER],
-  worker: [...WORKLOAD, ...CLUSTER, ...POD, 'KFM_SET_STATUS'],
+  worker: [...WORKLOAD, ...CLUSTER, ...POD, ...ROLLOUT, 'KFM_SET_STATUS'],
 };
 /** Every documented KFM_REFRESH_HOURS: ECR tokens last 12 h, so a refresh must come sooner. */
 const REFRESH_HOURS = /^(?:[1-9]|1[01])$/;
@@ -118,7 +119,12 @@ function resolve(env) {
     AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
   };
   const secrets = secretGrants(env.KFM_SECRETS_FROM);
+  // The worker follows a rollout to its verdict in one invocation when it can: the progress deadline
+  // plus a minute, within Lambda's 15; the queue's visibility timeout is 6× it (AWS guidance).
+  const workerTimeout = Math.min(900, settings.pod.progressDeadlineSeconds + 60);
   return {
+    workerTimeout,
+    visibilityTimeout: 6 * workerTimeout,
     messageGroupId: `${namespace}/${app}`, // the port's groupId: the workload
     refreshSchedule: refreshHours === '1' ? 'rate(1 hour)' : `rate(${refreshHours} hours)`,
     image: {
@@ -136,7 +142,8 @@ function resolve(env) {
     environment: {
       intake: { ...common, KFM_QUEUE_URL: { Ref: 'CommandQueue' }, ...pick(PASSED.intake) },
       status: { ...common, KFM_TARGET: 'kubernetes', ...pick(PASSED.status) },
-      worker: { ...common, KFM_TARGET: 'kubernetes', KFM_REFRESH_HOURS: refreshHours, ...pick(PASSED.worker) },
+      // The queue too: a rollout that outlives the invocation gets a check message in its group.
+      worker: { ...common, KFM_TARGET: 'kubernetes', KFM_REFRESH_HOURS: refreshHours, KFM_QUEUE_URL: { Ref: 'CommandQueue' }, ...pick(PASSED.worker) },
     },
   };
 }

@@ -432,10 +432,10 @@ describe('the AWS paths of the bundled chunks, against a local HTTPS stand-in fo
   }
   /** A read through the bundled Kubernetes chunk with these EKS settings; also which chunks were loaded. */
   const readThroughEks = (eks: Record<string, string>) => `
-    const { createKubernetesTargetFromSettings } = require(${JSON.stringify(join(dist, 'kfm-kubernetes.cjs'))});
+    const { createKubernetesAdaptersFromSettings } = require(${JSON.stringify(join(dist, 'kfm-kubernetes.cjs'))});
     const loaded = () => Object.keys(require.cache).map((file) => file.split('/').pop()).filter((file) => file.startsWith('kfm-')).sort();
-    createKubernetesTargetFromSettings({ namespace: 'kubeflow', eks: ${JSON.stringify({ cluster: 'kfm-test', region: 'eu-west-1', ...eks })} }, () => 10000)
-      .then((target) => target.read({ kind: 'ConfigMap', name: 'kubeflow-metadata-deployer-state' }))
+    createKubernetesAdaptersFromSettings({ namespace: 'kubeflow', app: 'kubeflow-metadata', rollout: { checkIntervalMs: 5000 }, eks: ${JSON.stringify({ cluster: 'kfm-test', region: 'eu-west-1', ...eks })} })
+      .then(({ target }) => target.read({ kind: 'ConfigMap', name: 'kubeflow-metadata-deployer-state' }))
       .then((found) => process.stdout.write(JSON.stringify({ found: found ?? null, loaded: loaded() })),
         (error) => process.stdout.write(JSON.stringify({ error: String(error), loaded: loaded() })));`;
 

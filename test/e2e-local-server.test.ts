@@ -19,7 +19,7 @@ function distribution(...events: object[]) {
 const manifestPush = (d: string, tag = 'v0.1.8', repository = 'kubeflow-images-public/metadata', timestamp = '2026-01-01T00:00:00Z') => ({
   id: `id-${d.slice(7, 15)}`, timestamp, action: 'push',
   target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 500, digest: d, repository, tag },
-  request: { id: 'r', host: 'registry.example:5000', method: 'PUT', useragent: 'test' },
+  request: { id: 'r', host: 'gcr.io', method: 'PUT', useragent: 'test' },
 });
 
 let app: LocalApp;
@@ -170,11 +170,35 @@ describe('the walking skeleton over HTTP', () => {
     for (const headers of [{}, auth, configAuth, statusAuth]) {
       expect((await deliver('/control', '{"suspend":true}', { ...headers, 'content-type': 'application/json' })).status).toBe(401);
     }
-    const control = await deliver('/control', '{"suspend":true}', { authorization: `Bearer ${CREDENTIALS.KFM_CONTROL_SECRET}`, 'content-type': 'application/json' });
-    // Authenticated: 501 until the control commands exist (issue 11), and nothing written.
-    expect(control.status).toBe(501);
+    expect(await app.fingerprint()).toBe(before);
+    const controlAuth = { authorization: `Bearer ${CREDENTIALS.KFM_CONTROL_SECRET}`, 'content-type': 'application/json' };
+    // A malformed request is a 400 naming the field, and nothing is queued.
+    for (const [body, field] of [['{"pin":{"tag":"bad tag"}}', 'pin.tag'], ['{"suspend":true,"resume":true}', 'body'], ['{"unquarantine":"md5:1"}', 'unquarantine']] as const) {
+      const refused = await deliver('/control', body, controlAuth);
+      expect(refused.status).toBe(400);
+      expect(refused.report).toBeUndefined();
+      expect(JSON.stringify(refused.json)).toContain(field);
+    }
     expect((await app.request('GET', '/control')).status).toBe(405);
     expect(await app.fingerprint()).toBe(before);
+    // Suspended: a push is recorded as ignored, and the image stays; resumed: automation again.
+    const deployed = await image();
+    const suspend = await deliver('/control', '{"suspend":true}', controlAuth);
+    expect(suspend.status).toBe(202);
+    expect(suspend.report).toMatchObject({ outcome: 'applied' });
+    const status = (await app.request('GET', '/status', undefined, statusAuth)).json;
+    expect(status.control).toEqual({ suspended: true });
+    const push = await deliver('/webhooks/registry/distribution', distribution(manifestPush(digest('7'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-03-01T00:00:00Z')), { ...auth, 'content-type': DIST });
+    expect(push.report).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/automation is suspended/) });
+    expect(await recent(push.json.accepted)).toMatchObject({ outcome: 'ignored' });
+    expect(await image()).toBe(deployed);
+    const resume = await deliver('/control', '{"resume":true}', controlAuth);
+    expect(resume.report).toMatchObject({ outcome: 'applied' });
+    expect((await app.request('GET', '/status', undefined, statusAuth)).json.control).toEqual({});
+    // (The same push again would be a duplicate inside the deduplication window: a newer one.)
+    const again = await deliver('/webhooks/registry/distribution', distribution(manifestPush(digest('8'), 'v0.1.8', 'kubeflow-images-public/metadata', '2026-03-02T00:00:00Z')), { ...auth, 'content-type': DIST });
+    expect(again.report).toMatchObject({ outcome: 'applied' });
+    expect(await image()).toBe(`gcr.io/kubeflow-images-public/metadata@${digest('8')}`);
   });
 
   it('no password or credential reached a log line, a response, the Deployment or the Service', async () => {

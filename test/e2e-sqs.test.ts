@@ -274,7 +274,7 @@ describe('the real intake and worker (handlers/), through SQS and the event sour
     watchSecrets(...Object.values(credentials), 'sample-mysql-password');
     const settings = loadSettings({
       KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'true', ...credentials,
-      KFM_IMAGE: 'registry.example:5000/kubeflow-images-public/metadata:v0.1.8', // the sample push's registry
+      KFM_IMAGE: 'gcr.io/kubeflow-images-public/metadata:v0.1.8', // the sample push's registry (its request.host)
     });
     const logger = createLogger();
     const { queueUrl } = await createQueues();
@@ -292,6 +292,6 @@ describe('the real intake and worker (handlers/), through SQS and the event sour
     expect(source.records().map((r) => [r.attributes.MessageGroupId, r.attributes.MessageDeduplicationId])).toEqual(ids.map((id) => ['kubeflow/kubeflow-metadata', id]));
     const deployment = parse(await readFile(join(dir, 'kubeflow', 'deployment-kubeflow-metadata.yaml'), 'utf8'));
     expect(deployment.spec.template.spec.containers[0].image).toBe(
-      'registry.example:5000/kubeflow-images-public/metadata@sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946');
+      'gcr.io/kubeflow-images-public/metadata@sha256:59168bcdb588317a51f6533d5195f22eaed203fdd60eed19732df8e27003f946');
   }, 40_000);
 });

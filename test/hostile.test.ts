@@ -105,6 +105,11 @@ describe.each([...groups.entries()].map(([group, entries]) => ({ group, entries 
     try { json = JSON.parse(answer.text); } catch { json = undefined; }
     // The body rides along so a wrong status shows what the server said.
     expect({ status: answer.status, body: answer.text.slice(0, 300) }).toEqual({ status: entry.expect.status, body: answer.text.slice(0, 300) });
+    // A push intake can tell is not for KFM_IMAGE: answered {"ignored": reason}, never queued.
+    if (entry.expect.ignored) {
+      expect(json).toMatchObject({ ignored: expect.stringMatching(entry.expect.ignored) });
+      expect(json).not.toHaveProperty('accepted');
+    }
     if (entry.expect.status === 202 && name.startsWith('replay')) {
       // The same event, the same id: the queue's deduplication drops it, no step runs.
       expect(json).toEqual({ accepted: appliedId });

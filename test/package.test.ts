@@ -64,6 +64,8 @@ it('the FIFO command queue: SSE, visibility 6× the worker timeout, redrive afte
   const queue = resources.CommandQueue.Properties;
   expect(queue).toMatchObject({ FifoQueue: true, ContentBasedDeduplication: true, SqsManagedSseEnabled: true, QueueName: 'kubeflow-metadata-deployer-dev.fifo' });
   expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * resources.WorkerLambdaFunction.Properties.Timeout);
+  // The worker follows a rollout to its verdict: the default progress deadline (300 s) plus a minute.
+  expect(resources.WorkerLambdaFunction.Properties.Timeout).toBe(360);
   expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt('DeadLetterQueue'), maxReceiveCount: MAX_RECEIVE_COUNT });
   expect(resources.DeadLetterQueue.Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
 });
@@ -110,19 +112,20 @@ it('one role per function, each with exactly its own powers', () => {
   expect(statements('WorkerRole')).toEqual([
     logs('worker'),
     { Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ChangeMessageVisibility'], Resource: getAtt('CommandQueue') },
-    parameters('KFM_REGISTRY_AUTH'),
+    { Action: ['sqs:SendMessage'], Resource: getAtt('CommandQueue') }, // a rollout check for a rollout that outlives the invocation
+    parameters('KFM_REGISTRY_AUTH', 'KFM_NOTIFY_SLACK_URL', 'KFM_NOTIFY_WEBHOOK_SECRET'),
     { Action: ['ecr:GetAuthorizationToken'], Resource: '*' },
     { Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchCheckLayerAvailability'], Resource: sub('arn:${AWS::Partition}:ecr:eu-west-1:123456789012:repository/kubeflow/metadata') },
     describeCluster,
   ]);
 });
 
-it('each function gets only the settings it reads, the queue URL for intake, and no secret', () => {
+it('each function gets only the settings it reads, the queue URL for intake and the worker (its rollout checks), and no secret', () => {
   const env = (fn: string) => resources[`${fn}LambdaFunction`].Properties.Environment.Variables;
   const common = { KFM_NAMESPACE: 'kubeflow', KFM_APP: 'kubeflow-metadata', KFM_IMAGE: ECR_IMAGE, KFM_SECRETS_FROM: 'ssm:/kfm/prod', AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1' };
   expect(env('Intake')).toEqual({ ...common, KFM_QUEUE_URL: { Ref: 'CommandQueue' } });
   expect(env('Status')).toEqual({ ...common, KFM_TARGET: 'kubernetes', KFM_EKS_CLUSTER: 'kfm-cluster' });
-  expect(env('Worker')).toEqual({ ...common, KFM_TARGET: 'kubernetes', KFM_REFRESH_HOURS: '6', KFM_EKS_CLUSTER: 'kfm-cluster' });
+  expect(env('Worker')).toEqual({ ...common, KFM_TARGET: 'kubernetes', KFM_REFRESH_HOURS: '6', KFM_EKS_CLUSTER: 'kfm-cluster', KFM_QUEUE_URL: { Ref: 'CommandQueue' } });
 });
 
 it('the HTTP API: the four routes, throttled, with access logs', () => {

@@ -23,6 +23,8 @@ const VALUES: Record<SecretName, string> = {
   KFM_CONFIG_SECRET: 'store-test-config-secret-0123456789abcd',
   KFM_CONTROL_SECRET: 'store-test-control-secret-0123456789abc',
   KFM_STATUS_TOKEN: 'store-test-status-token-0123456789abcde',
+  KFM_NOTIFY_SLACK_URL: 'https://hooks.slack.example/services/store-test-0123456789',
+  KFM_NOTIFY_WEBHOOK_SECRET: 'store-test-notify-secret-0123456789abcd',
   KFM_REGISTRY_AUTH: '{"registry.example":{"username":"ci","password":"store-test-registry-Pa55"}}',
 };
 watchSecrets(...Object.values(VALUES), 'store-test-registry-Pa55', 'store-test-rotated-config-0123456789ab');
@@ -78,7 +80,7 @@ describe('from SSM Parameter Store', () => {
     const settings = await createSecretLoader(base(env), FUNCTION_SECRETS.intake, { env })();
     expect(settings.credentials.quay).toBeUndefined();
     expect(settings.credentials.control).toBeUndefined();
-    expect([...OPTIONAL_SECRETS].sort()).toEqual(['KFM_CONTROL_SECRET', 'KFM_DOCKERHUB_TOKEN', 'KFM_QUAY_TOKEN', 'KFM_REGISTRY_AUTH']);
+    expect([...OPTIONAL_SECRETS].sort()).toEqual(['KFM_CONTROL_SECRET', 'KFM_DOCKERHUB_TOKEN', 'KFM_NOTIFY_SLACK_URL', 'KFM_NOTIFY_WEBHOOK_SECRET', 'KFM_QUAY_TOKEN', 'KFM_REGISTRY_AUTH']);
   });
 
   it('the values pass the settings schema: a short or reused one stops the cold start like a variable would', async () => {

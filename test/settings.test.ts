@@ -23,14 +23,27 @@ describe('settings', () => {
     expect(settings.offline).toBe(false);
     expect(settings.credentials).toEqual({ push: undefined, dockerhub: undefined, quay: undefined, config: undefined, control: undefined, status: undefined });
     expect(settings.registryAuth).toEqual({});
-    expect(settings.pod).toEqual({ runAsUser: 65532, runAsGroup: 65532, cpuRequest: '100m', memoryRequest: '128Mi', memoryLimit: '512Mi' });
+    expect(settings.pod).toEqual({ runAsUser: 65532, runAsGroup: 65532, cpuRequest: '100m', memoryRequest: '128Mi', memoryLimit: '512Mi', progressDeadlineSeconds: 300 });
+    expect(settings.rollout).toEqual({ checkIntervalMs: 5000, revert: true });
+    expect(settings.notify).toEqual({ slackUrl: undefined, webhookUrl: undefined, webhookSecret: undefined });
+  });
+
+  it('reads the rollout and notification settings, and refuses a webhook without its signing secret', () => {
+    const secret = 'n'.repeat(32);
+    const settings = loadSettings({ KFM_PROGRESS_DEADLINE_SECONDS: '60', KFM_ROLLOUT_CHECK_SECONDS: '2', KFM_REVERT: 'false', KFM_NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/hook', KFM_NOTIFY_WEBHOOK_SECRET: secret });
+    expect(settings.pod.progressDeadlineSeconds).toBe(60);
+    expect(settings.rollout).toEqual({ checkIntervalMs: 2000, revert: false });
+    expect(settings.notify).toEqual({ slackUrl: undefined, webhookUrl: 'http://127.0.0.1:9/hook', webhookSecret: secret });
+    expect(() => loadSettings({ KFM_NOTIFY_WEBHOOK_URL: 'http://127.0.0.1:9/hook' })).toThrow(/KFM_NOTIFY_WEBHOOK_SECRET: is required with KFM_NOTIFY_WEBHOOK_URL/);
+    expect(() => loadSettings({ KFM_PROGRESS_DEADLINE_SECONDS: '5' })).toThrow(/KFM_PROGRESS_DEADLINE_SECONDS: must be a whole number of seconds from 10 to 3600/);
+    expect(() => loadSettings({ KFM_NOTIFY_SLACK_URL: 'http://hooks.example/x' })).toThrow(/KFM_NOTIFY_SLACK_URL/);
   });
 
   it('reads the pod settings as the API server will store them (canonical quantities)', () => {
     const settings = loadSettings({
       KFM_RUN_AS_USER: '1000', KFM_RUN_AS_GROUP: '2000', KFM_CPU_REQUEST: '0.25', KFM_MEMORY_REQUEST: '1024Mi', KFM_MEMORY_LIMIT: '2Gi',
     });
-    expect(settings.pod).toEqual({ runAsUser: 1000, runAsGroup: 2000, cpuRequest: '250m', memoryRequest: '1Gi', memoryLimit: '2Gi' });
+    expect(settings.pod).toEqual({ runAsUser: 1000, runAsGroup: 2000, cpuRequest: '250m', memoryRequest: '1Gi', memoryLimit: '2Gi', progressDeadlineSeconds: 300 });
     expect(loadSettings({ KFM_CPU_REQUEST: '2000m' }).pod.cpuRequest).toBe('2');
   });
 

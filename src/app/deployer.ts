@@ -4,22 +4,25 @@
 // the whole step from a fresh snapshot (the one retry helper, src/retry.ts).
 import type { FetchOutcome } from '../charm/context.js';
 import { initialState, type CharmState, type Outcome, type OutcomeRecord } from '../charm/state.js';
-import type { PushEvent, Status } from '../domain/types.js';
+import type { KubeObject, Status } from '../domain/types.js';
 import { BogusEventError, ConflictError, FetchError, TargetError } from '../errors.js';
 import type { ImageRef } from '../image/reference.js';
 import type { Logger } from '../log.js';
 import { refreshTag, type TagPolicy } from '../policy/tag-policy.js';
 import { workloadNames } from '../render/names.js';
-import { renderWorkload, type PodOptions } from '../render/workload.js';
+import { POD_DEFAULTS, renderWorkload, type PodOptions } from '../render/workload.js';
 import type { ResourceFetcher } from '../resource/port.js';
 import { GiveUp, withRetry, type Failure } from '../retry.js';
 import type { CallOptions, Target } from '../targets/port.js';
 import { claimAndWrite, type Change } from './apply.js';
-import { fetchesFor, planStep, selectTrigger, type Planned, type Trigger } from './plan.js';
+import { fetchesFor, planStep, quarantined, selectTrigger, type Planned, type Selection, type Trigger } from './plan.js';
+import { changeCauseOf, describeTrigger, followRollout, providerOf, verdictReason, type Announcer } from './rollout-step.js';
+import { flag } from '../charm/context.js';
+import type { RolloutObserver } from '../rollout/port.js';
 import { mergeRecent, outcomeRecord } from './recent.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
 import { renderStateObject } from './state-store.js';
-import { resourcesView, statusView, type ResourcesView, type StatusView } from './view.js';
+import { resourcesView, rolloutView, statusView, type ResourcesView, type RolloutView, type StatusView } from './view.js';
 
 export type { Trigger } from './plan.js';
 export type { Change } from './apply.js';
@@ -39,6 +42,12 @@ export interface DeployerDeps {
   /** Steps recomputed after lost compare-and-swaps, the first included (default 30). */
   maxAttempts?: number;
   now?: () => Date;
+  /** Follows rollouts (Kubernetes); without one, a rollout completes at once (the directory target). */
+  observer?: RolloutObserver;
+  /** KFM_REVERT: a failed rollout re-applies the last Available spec (default true). */
+  revert?: boolean;
+  /** Where each stored step is told: Kubernetes Events, and the Notifier for verdicts (best effort). */
+  announcer?: Announcer;
 }
 
 export interface RunOptions {
@@ -65,7 +74,14 @@ export interface StepReport {
   ignored: string[];
   /** True when the trigger itself was not acted on. */
   skipped: boolean;
+  /** The rollout as /status shows it. */
+  rollout?: RolloutView;
+  /** The rollout still runs at the deadline: its id, for a check by a later invocation. */
+  checkLater?: string;
 }
+
+const uidOf = (object: KubeObject | undefined): string | undefined =>
+  typeof object?.metadata.uid === 'string' ? object.metadata.uid : undefined;
 
 /** Time kept back from the deadline to answer after the last conflict. */
 const ANSWER_MARGIN_MS = 1000;
@@ -73,21 +89,26 @@ const ANSWER_MARGIN_MS = 1000;
 export function createDeployer(deps: DeployerDeps) {
   const names = workloadNames(deps.app);
   const now = deps.now ?? (() => new Date());
-  const planOptions = { image: deps.image, tagPolicy: deps.tagPolicy, setStatus: deps.setStatus };
+  const planOptions = { image: deps.image, tagPolicy: deps.tagPolicy, setStatus: deps.setStatus, verify: deps.observer !== undefined, revert: deps.revert !== false };
+  // Checks stop when the controller should long have given up (ProgressDeadlineExceeded); the refresh still looks.
+  const checkWindowMs = 2 * (deps.pod?.progressDeadlineSeconds ?? POD_DEFAULTS.progressDeadlineSeconds) * 1000 + 600_000;
   /** Outcomes of steps that wrote nothing: stored with the next write that happens anyway. */
   let held: OutcomeRecord[] = [];
   let sequence = 0;
 
   const render = (planned: Planned) => (generation: number) =>
-    renderWorkload(planned.desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation, pod: deps.pod });
+    renderWorkload(planned.desired, { app: deps.app, namespace: deps.namespace, names, image: deps.image, generation, pod: deps.pod, changeCause: planned.state.rollout?.cause });
   const stateObject = (state: CharmState) => renderStateObject(state, { app: deps.app, namespace: deps.namespace, name: names.state });
 
   /** Fetches of one event, shared by its recomputed attempts (never across events). */
   type FetchCache = Map<string, Promise<FetchOutcome | BogusEventError>>;
 
-  function fetchOnce(cache: FetchCache, name: string, push: PushEvent | undefined, tag: string | undefined, snapshot: Snapshot) {
+  function fetchOnce(cache: FetchCache, name: string, selection: Selection, snapshot: Snapshot) {
+    const { push } = selection;
     const deployedTag = snapshot.state?.resources[name]?.tag;
-    const request = { image: deps.image, tag: push?.tag ?? tag ?? deployedTag ?? deps.image.tag, digest: push?.digest, pushedAt: push?.pushedAt };
+    // A pin by digest names no tag: none is made up for it.
+    const tag = push?.tag ?? selection.tag ?? (selection.digest !== undefined ? undefined : deployedTag ?? deps.image.tag);
+    const request = { image: deps.image, tag, digest: push?.digest ?? selection.digest, pushedAt: push?.pushedAt };
     const key = JSON.stringify([name, request.tag, request.digest]);
     let outcome = cache.get(key);
     if (!outcome) {
@@ -107,6 +128,8 @@ export function createDeployer(deps: DeployerDeps) {
 
   /** What the attempts of one event share: its fetches, and whether one of them claimed already. */
   interface Progress {
+    /** The event's id: recorded with a rollout it starts. */
+    id: string;
     /** The invocation's deadline, passed to every read and write of the target. */
     call: CallOptions;
     cache: FetchCache;
@@ -117,6 +140,9 @@ export function createDeployer(deps: DeployerDeps) {
   /** A refresh under a semver or regex policy deploys the newest allowed tag: the registry is asked once per event. */
   async function refreshTrigger(trigger: Trigger, snapshot: Snapshot, progress: Progress): Promise<Trigger> {
     if (trigger.hook !== 'upgrade-charm' || trigger.pushes || deps.tagPolicy.kind === 'track' || !deps.fetcher.listTags) return trigger;
+    const control = snapshot.state?.control;
+    const unpinned = trigger.control && ('unpin' in trigger.control || 'resume' in trigger.control);
+    if ((control?.pin || control?.suspended || (trigger.control && 'pin' in trigger.control)) && !unpinned) return trigger; // the pin or the deployed digest
     progress.tags ??= deps.fetcher.listTags(deps.image).catch((error: unknown) => {
       if (!(error instanceof FetchError)) throw error;
       deps.logger.warn('tag listing failed: refreshing the deployed tag', { reason: error.message });
@@ -132,18 +158,23 @@ export function createDeployer(deps: DeployerDeps) {
     let selection = selectTrigger(trigger, snapshot, planOptions);
     const fetched: Record<string, FetchOutcome> = {};
     for (const name of fetchesFor(selection, snapshot)) {
-      const outcome = await fetchOnce(cache, name, selection.push, selection.tag, snapshot);
+      const outcome = await fetchOnce(cache, name, selection, snapshot);
       if (outcome instanceof BogusEventError) {
         selection = { ...selection, ignored: [...selection.ignored, outcome.message], skip: true };
         break;
       }
       fetched[name] = outcome;
     }
-    const planned = planStep(trigger, selection, snapshot, fetched, planOptions);
+    const refused = quarantined(selection, snapshot.state, fetched);
+    if (refused) selection = { ...selection, ignored: [...selection.ignored, refused], skip: true };
+    const planned = planStep(trigger, selection, snapshot, fetched, planOptions, {
+      now: now().toISOString(), eventId: progress.id, cause: changeCauseOf(trigger, selection, snapshot.state, fetched, progress.id),
+    });
     // A transient fetch failure fails the event, so the queue delivers it again; a permanent one is recorded.
     const failures = Object.values(fetched).flatMap((outcome) => (outcome.ok ? [] : [outcome]));
     const outcome: Outcome = selection.skip ? 'ignored' : failures.some((failure) => failure.transient !== false) ? 'failed' : 'applied';
-    const reason = selection.skip ? selection.ignored.join('; ') || 'nothing to do' : failures.map((failure) => failure.reason).join('; ') || undefined;
+    const reason = selection.skip ? selection.ignored.join('; ') || 'nothing to do'
+      : failures.map((failure) => failure.reason).join('; ') || (selection.verdict ? verdictReason(planned.state) : undefined);
     // Once an earlier attempt of this event claimed, its record is stored: a recomputation only repairs.
     const mine = progress.claimed ? [] : [record(outcome, reason)];
     const applied = await claimAndWrite(deps.target, {
@@ -151,17 +182,16 @@ export function createDeployer(deps: DeployerDeps) {
       onClaimed: () => { progress.claimed = true; },
       call,
     });
-    return { planned, selection, outcome, reason, applied, records: mine };
+    return { planned, selection, outcome, reason, applied, records: mine, before: snapshot.state, uid: uidOf(snapshot.objects.get(objectKey('Deployment', names.deployment))) };
   }
 
   const classify = (error: unknown): Failure =>
     error instanceof ConflictError ? { retry: true, label: 'conflicting writes' } : { retry: false, error: error as Error };
 
-  async function run(trigger: Trigger, options: RunOptions = {}): Promise<StepReport> {
-    const id = options.id ?? `direct-${process.pid}-${(sequence += 1)}`;
-    const description = options.trigger ?? (trigger.hook === 'config-changed' ? 'config' : trigger.pushes ? 'push' : 'refresh');
+  /** One step, recomputed after lost compare-and-swaps; announced once stored. */
+  async function runStep(trigger: Trigger, id: string, description: string, options: RunOptions) {
     const record = (outcome: Outcome, reason?: string) => outcomeRecord(id, description, outcome, reason, now());
-    const progress: Progress = { call: { deadline: options.deadline }, cache: new Map(), claimed: false };
+    const progress: Progress = { id, call: { deadline: options.deadline }, cache: new Map(), claimed: false };
     let result: Awaited<ReturnType<typeof attempt>>;
     try {
       result = await withRetry(() => attempt(trigger, record, progress), (error) => {
@@ -174,21 +204,50 @@ export function createDeployer(deps: DeployerDeps) {
       }
       throw error;
     }
-    const { planned, selection, outcome, reason, applied } = result;
-    if (applied.claimed !== undefined) held = [];
+    if (result.applied.claimed !== undefined) held = [];
     else held = mergeRecent(held, result.records);
+    if (result.applied.claimed !== undefined && deps.announcer) {
+      await deps.announcer.announce(result.before, result.planned.state, { provider: providerOf(trigger), eventId: id }, result.uid, options.deadline);
+    }
+    return result;
+  }
+
+  async function run(trigger: Trigger, options: RunOptions = {}): Promise<StepReport> {
+    const id = options.id ?? `direct-${process.pid}-${(sequence += 1)}`;
+    const description = options.trigger ?? describeTrigger(trigger);
+    let result = await runStep(trigger, id, description, options);
+    const first = result;
+    let checkLater: string | undefined;
+    // Follow the rollout this step left standing (a revert starts one more): at most a verdict and its revert's.
+    for (let looks = 0; deps.observer && !first.selection.stale && looks < 3; looks++) {
+      const rollout = result.planned.state.rollout;
+      if (!rollout || !result.planned.state.flags.includes(flag.rollingOut)) break;
+      const observed = await followRollout(deps.observer, rollout.since, options.deadline, deps.logger);
+      if (observed.state === 'progressing') {
+        // Out of time: a later invocation looks again, while the controller may still decide it.
+        if (observed.outOfTime && Date.now() - Date.parse(rollout.since) < checkWindowMs) checkLater = rollout.id;
+        break;
+      }
+      const verdict = { state: observed.state, ...(observed.reason ? { reason: observed.reason } : {}) };
+      result = await runStep({ hook: 'update-status', check: rollout.id, verdict }, id, description, options);
+    }
+    const { planned, applied } = result;
+    // The trigger's own selection: a push ignored stays ignored, whatever the rollout did after it.
+    const { selection } = first;
     return {
       id,
-      outcome,
-      reason,
+      outcome: first.outcome === 'applied' ? result.outcome : first.outcome,
+      reason: result === first ? first.reason : result.reason ?? first.reason,
       status: planned.status,
-      statusHistory: planned.statusHistory,
+      statusHistory: [...first.planned.statusHistory, ...(result === first ? [] : planned.statusHistory)],
       flags: planned.flags,
       resources: resourcesView(planned.state.resources),
       failures: planned.state.failures,
-      changes: applied.changes,
+      changes: result === first ? applied.changes : [...first.applied.changes, ...applied.changes],
       ignored: selection.ignored,
       skipped: selection.skip,
+      rollout: rolloutView(planned.state),
+      ...(checkLater ? { checkLater } : {}),
     };
   }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { createInProcessQueue } from '../queue/in-process.js';
 import type { CommandQueue } from '../queue/port.js';
 import { createWorker } from './worker.js';
-import { deadLetterDir, lazyDeployer, writeDeadLetter, type ReportListener, type RuntimeOverrides } from './runtime.js';
+import { deadLetterDir, lazyDeployer, workloadGroup, writeDeadLetter, type ReportListener, type RuntimeOverrides } from './runtime.js';
 
 export interface LocalRuntime {
   queue: CommandQueue & { drain(): Promise<void> };
@@ -28,7 +28,10 @@ export function createLocalRuntime(settings: Settings, logger: Logger, overrides
     async deliver(batch) {
       const end = Date.now() + LOCAL_STEP_MS;
       const deadline = () => end - Date.now();
-      const worker = createWorker({ deployer: await deployer(), logger, intake, onReport: (report) => listeners.forEach((listener) => listener(report)) });
+      const worker = createWorker({
+        deployer: await deployer(), logger, intake, onReport: (report) => listeners.forEach((listener) => listener(report)),
+        followUp: { queue, groupId: workloadGroup(settings) },
+      });
       return worker(batch, deadline);
     },
     async deadLetter(record) {

@@ -9,22 +9,45 @@ import type { Target } from '../targets/port.js';
 import type { ResourceFetcher } from '../resource/port.js';
 import type { CommandQueue, QueueRecord } from '../queue/port.js';
 import { createDeployer, type Deployer, type StepReport } from './deployer.js';
+import { createAnnouncer } from './rollout-step.js';
+import type { RolloutObserver } from '../rollout/port.js';
+import type { EventRecorder } from '../record/events.js';
 
 export interface RuntimeOverrides {
   target?: Target;
   fetcher?: ResourceFetcher;
 }
 
+/** The target, and on Kubernetes the rollout observer and Event recorder on the same connection. */
+interface TargetAdapters {
+  target: Target;
+  observer?: RolloutObserver;
+  events?: EventRecorder;
+}
+
 /** Milliseconds left in the current invocation; passed per call, so the target's retries stay inside it. */
 export type Deadline = () => number;
 
-async function createTarget(settings: Settings): Promise<Target> {
+async function createTarget(settings: Settings, logger: Logger): Promise<TargetAdapters> {
   if (settings.target.kind === 'dir') {
     const { createDirectoryTarget } = await import('../targets/directory.js');
-    return createDirectoryTarget({ path: settings.target.path, namespace: settings.namespace });
+    return { target: createDirectoryTarget({ path: settings.target.path, namespace: settings.namespace }) };
   }
-  const { createKubernetesTargetFromSettings } = await import('../targets/kubernetes/from-settings.js');
-  return createKubernetesTargetFromSettings(settings);
+  const { createKubernetesAdaptersFromSettings } = await import('./kubernetes-adapters.js');
+  return createKubernetesAdaptersFromSettings(settings, logger);
+}
+
+/** The verdicts' channels (KFM_NOTIFY_*); none when nothing is set. */
+async function createNotifier(settings: Settings, logger: Logger) {
+  const { slackUrl, webhookUrl, webhookSecret } = settings.notify;
+  if (!slackUrl && !webhookUrl) return undefined;
+  const [{ fanOut }, { createSlackNotifier }, { createWebhookNotifier }] = await Promise.all([
+    import('../notify/port.js'), import('../notify/slack.js'), import('../notify/webhook.js'),
+  ]);
+  return fanOut([
+    ...(slackUrl ? [createSlackNotifier({ url: slackUrl, logger })] : []),
+    ...(webhookUrl && webhookSecret ? [createWebhookNotifier({ url: webhookUrl, secret: webhookSecret, logger })] : []),
+  ]);
 }
 
 async function createFetcher(settings: Settings): Promise<ResourceFetcher> {
@@ -40,13 +63,16 @@ async function createFetcher(settings: Settings): Promise<ResourceFetcher> {
 export function lazyDeployer(settings: Settings, logger: Logger, overrides: RuntimeOverrides = {}) {
   let deployer: Promise<Deployer> | undefined;
   async function build(): Promise<Deployer> {
-    const [target, fetcher] = await Promise.all([
-      overrides.target ?? createTarget(settings),
+    const [adapters, fetcher, notifier] = await Promise.all([
+      overrides.target ? { target: overrides.target } : createTarget(settings, logger),
       overrides.fetcher ?? createFetcher(settings),
+      createNotifier(settings, logger),
     ]);
+    const { target, observer, events } = adapters as TargetAdapters;
+    const announcer = createAnnouncer({ namespace: settings.namespace, app: settings.app, events, notifier, logger });
     return createDeployer({
       app: settings.app, namespace: settings.namespace, image: settings.image, tagPolicy: settings.tagPolicy,
-      setStatus: settings.setStatus, pod: settings.pod, target, fetcher, logger,
+      setStatus: settings.setStatus, pod: settings.pod, target, fetcher, logger, observer, revert: settings.rollout.revert, announcer,
     });
   }
   return function getDeployer(): Promise<Deployer> {

@@ -13,6 +13,27 @@ export interface StatusView {
   config: CharmConfig;
   /** What became of each accepted event, oldest first (stored ones, then those held in memory). */
   recent: OutcomeRecord[];
+  /** The last rollout: progressing, complete or failed, since when, and why. */
+  rollout?: RolloutView;
+  /** What people decided (POST /control): a pin, a suspension. */
+  control: CharmState['control'];
+  /** Digests never deployed again by automation, with why. */
+  quarantine: CharmState['quarantine'];
+}
+
+export interface RolloutView {
+  state: 'progressing' | 'complete' | 'failed';
+  since: string;
+  reason?: string;
+  digest?: string;
+  revert?: boolean;
+}
+
+export function rolloutView(state: CharmState | undefined): RolloutView | undefined {
+  const rollout = state?.rollout;
+  if (!rollout) return undefined;
+  const { state: phase, since, reason, digest, revert } = rollout;
+  return { state: phase, since, ...(reason ? { reason } : {}), ...(digest ? { digest } : {}), ...(revert ? { revert } : {}) };
 }
 
 export function resourcesView(resources: CharmState['resources']): ResourcesView {
@@ -29,5 +50,8 @@ export function statusView(state: CharmState | undefined, held: readonly Outcome
     failures: state?.failures ?? {},
     config: state?.config ?? { ...CONFIG_DEFAULTS },
     recent: mergeRecent(state?.recent ?? [], held),
+    ...(state?.rollout ? { rollout: rolloutView(state) } : {}),
+    control: state?.control ?? {},
+    quarantine: state?.quarantine ?? {},
   };
 }

@@ -9,8 +9,8 @@ import { describeCommand, parseCommand } from '../domain/commands.js';
 import type { Logger } from '../log.js';
 import { noMetrics, type Metrics } from '../observability/metrics.js';
 import { isEcrEvent, parseEcrEvent } from '../registry/payloads/index.js';
-import { MAX_RECEIVE_COUNT, type BatchResult, type QueueBatch, type QueueRecord } from '../queue/port.js';
-import { pushCommand, refreshCommand, triggerOf, type IntakeOptions } from '../intake/commands.js';
+import { MAX_RECEIVE_COUNT, type BatchResult, type CommandQueue, type QueueBatch, type QueueRecord } from '../queue/port.js';
+import { checkCommand, pushCommand, refreshCommand, triggerOf, type IntakeOptions } from '../intake/commands.js';
 import { isScheduledEvent } from './scheduled-refresh.js';
 import type { Deployer, StepReport } from './deployer.js';
 
@@ -23,6 +23,8 @@ export interface WorkerDeps {
   now?: () => Date;
   /** Every step's report (`npm start` prints them). */
   onReport?: (report: StepReport) => void;
+  /** Where a rollout that outlives the invocation gets its check (the same FIFO group, after this step). */
+  followUp?: { queue: CommandQueue; groupId: string };
 }
 
 /** A step that must run again: SQS redelivers it. */
@@ -54,6 +56,13 @@ export function createWorker(deps: WorkerDeps) {
   const now = deps.now ?? (() => new Date());
   const metrics = deps.metrics ?? noMetrics;
 
+  /** The next look at a rollout still in progress: a new message, so the group goes on after it (never a redelivery, which counts receives). */
+  async function scheduleCheck(rollout: string): Promise<void> {
+    const command = checkCommand(rollout, now());
+    await deps.followUp!.queue.send({ groupId: deps.followUp!.groupId, deduplicationId: command.id, body: JSON.stringify(command) });
+    deps.logger.info('rollout check scheduled', { rollout, id: command.id });
+  }
+
   async function handleRecord(record: QueueRecord, deadline: () => number): Promise<void> {
     const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
     const last = receives >= MAX_RECEIVE_COUNT;
@@ -75,6 +84,7 @@ export function createWorker(deps: WorkerDeps) {
       deps.onReport?.(report);
       deps.logger.info('step done', { id: command.id, outcome: report.outcome, reason: report.reason, status: report.status, changes: report.changes });
       if (report.outcome === 'failed') throw new RetryLater(report.reason ?? 'the step failed');
+      if (report.checkLater && deps.followUp) await scheduleCheck(report.checkLater);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       deps.logger.warn('step failed', { id: command.id, receives, reason });

@@ -5,7 +5,13 @@ import type { CharmConfig, ImageInfo, MysqlRelation, RegistryCredentials, Status
 import type { CharmState, ResourceInfo } from './state.js';
 
 /** The Juju hook an event stands for: a registry push is a resource update (upgrade-charm). */
-export type Hook = 'upgrade-charm' | 'config-changed';
+export type Hook = 'upgrade-charm' | 'config-changed' | 'update-status';
+
+/** A rollout verdict reached by the shell (src/rollout/): the input of an update-status step. */
+export interface RolloutVerdict {
+  state: 'complete' | 'failed';
+  reason?: string;
+}
 
 /** A fetch's result; a failure says whether retrying the event may help (the shell's concern, not the rules'). */
 export type FetchOutcome = { ok: true; info: ImageInfo } | { ok: false; reason: string; transient?: boolean };
@@ -21,6 +27,17 @@ export interface StepInputs {
   live: { mysqlPassword?: string; registryCredentials?: RegistryCredentials };
   /** The layer option `set-status`: when false the layer sets no status. */
   setStatus: boolean;
+  /** The verdict on the standing rollout (update-status only). */
+  rollout?: RolloutVerdict;
+  /** Whether the target's rollouts are followed (Kubernetes); false: a rollout completes at once (the directory). */
+  verify?: boolean;
+  /** KFM_REVERT: a failed rollout re-applies the last Available spec (default true). */
+  revert?: boolean;
+  /** The step's time (ISO 8601) and event id, recorded with a rollout. */
+  now?: string;
+  eventId?: string;
+  /** Why this step changes the template (the change-cause annotation). */
+  cause?: string;
 }
 
 /** What the charm handed to the workload (its `pod_set_spec`). */
@@ -40,6 +57,8 @@ export interface StepContext extends FlagContext {
   credentials: Record<string, RegistryCredentials | undefined>;
   mysqlPassword?: string;
   podSpec?: PodSpec;
+  /** Set by a failed rollout's revert: the spec set next is the last Available one. */
+  reverting?: boolean;
 }
 
 export function setStatus(context: StepContext, state: Status['state'], message: string): void {
@@ -56,4 +75,10 @@ export const flag = {
   mysqlAvailable: 'mysql.available',
   mysqlChanged: 'mysql.changed',
   started: 'charm.started',
+  /** The pod spec was (re)set this step (transient). */
+  specChanged: 'workload.spec.changed',
+  rollingOut: 'workload.rolling-out',
+  rolloutFailed: 'workload.rollout-failed',
+  /** The update-status step's verdict (transient). */
+  verdict: (state: RolloutVerdict['state']) => `workload.verdict.${state}`,
 } as const;

@@ -60,11 +60,14 @@ export const charmRules: Rule<StepContext>[] = [
       context.podSpec = podSpecOf(context);
       setStatus(context, 'maintenance', 'creating container');
       context.flags.add(flag.started);
+      context.flags.add(flag.specChanged); // src/charm/rollout.ts follows it
     },
   },
   {
     name: 'charm.ready',
     when: [flag.started],
+    // Active only once the pods are Available (src/charm/rollout.ts), never while a failure stands.
+    whenNot: [flag.rollingOut, flag.rolloutFailed],
     run: (context) => setStatus(context, 'active', ''),
   },
 ];

@@ -41,6 +41,33 @@ function outcomeRecordSchema() {
   });
 }
 
+/** The rollout the workload is in (issue 11): started by the step that set a new pod spec, decided by a verdict. */
+function rolloutSchema() {
+  return z.object({
+    state: z.enum(['progressing', 'complete', 'failed']),
+    /** When it started or was decided (ISO 8601); a condition older than the start is an earlier rollout's. */
+    since: z.string(),
+    reason: z.optional(z.string()),
+    /** The accepted event that started it: a delayed check for another rollout is stale. */
+    id: z.string(),
+    /** The pod spec's identity (no secret: image, config, relation without password, revision). */
+    spec: z.string(),
+    digest: z.optional(z.string()),
+    /** A rollout back to the last Available spec after a failure: never reverted in turn. */
+    revert: z.optional(z.boolean()),
+    /** Why the template changed: the Deployment's kubernetes.io/change-cause. */
+    cause: z.optional(z.string()),
+  });
+}
+
+/** What people decided through POST /control; lives in the state, so it survives cold starts. */
+function controlSchema() {
+  return z.object({
+    pin: z.optional(z.object({ tag: z.optional(z.string()), digest: z.optional(z.string()) })),
+    suspended: z.optional(z.boolean()),
+  });
+}
+
 /** How many outcomes the state keeps: enough to explain the last deliveries, small enough to rewrite. */
 export const RECENT_LIMIT = 25;
 
@@ -69,6 +96,12 @@ function buildCharmStateSchema() {
     generation: z._default(z.int(), 0),
     /** The audit trail, oldest first, at most RECENT_LIMIT; stored with the writes that happen anyway. */
     recent: z._default(z.array(outcomeRecordSchema()), []),
+    rollout: z.optional(rolloutSchema()),
+    /** The image and config of the last rollout that became Available: what a failed one reverts to. */
+    lastAvailable: z.optional(z.object({ image: resourceInfoSchema(), config: configSchema() })),
+    /** Digests whose rollout failed, with why and when: never deployed again by automation. */
+    quarantine: z._default(z.record(z.string(), z.object({ reason: z.string(), at: z.string(), tag: z.optional(z.string()) })), {}),
+    control: z._default(controlSchema(), {}),
   });
 }
 
@@ -78,6 +111,8 @@ export type ResourceInfo = z.infer<ReturnType<typeof resourceInfoSchema>>;
 export type OutcomeRecord = z.infer<ReturnType<typeof outcomeRecordSchema>>;
 export type Outcome = OutcomeRecord['outcome'];
 export type CharmState = z.infer<ReturnType<typeof buildCharmStateSchema>>;
+export type RolloutRecord = z.infer<ReturnType<typeof rolloutSchema>>;
+export type Control = z.infer<ReturnType<typeof controlSchema>>;
 
 /** The state before the first event: nothing fetched, nothing started. */
 export function initialState(): CharmState {
@@ -91,5 +126,7 @@ export function initialState(): CharmState {
     status: { state: 'maintenance', message: '' },
     generation: 0,
     recent: [],
+    quarantine: {},
+    control: {},
   };
 }

@@ -6,6 +6,7 @@ import type { RegistryCredentials, Status } from '../domain/types.js';
 import { flag, type PodSpec, type StepContext, type StepInputs } from './context.js';
 import { dockerResourceRules } from './docker-resource.js';
 import { charmRules, podSpecOf, registryCredentialsOf } from './metadata-charm.js';
+import { rolloutRules } from './rollout.js';
 import { CONFIG_DEFAULTS, initialState, type CharmState } from './state.js';
 import { canonicalJson } from '../domain/canonical-json.js';
 
@@ -40,7 +41,8 @@ export interface StepResult {
   registryCredentials?: RegistryCredentials;
 }
 
-const RULES = [...dockerResourceRules, ...charmRules];
+// The rollout's rules before the charm's: a spec just set starts its rollout before `charm.ready` could call it active.
+const RULES = [...dockerResourceRules, ...rolloutRules, ...charmRules];
 const SEVERITY: Status['state'][] = ['blocked', 'waiting', 'active'];
 
 function applyConfig(context: StepContext, firstStep: boolean): void {
@@ -94,13 +96,14 @@ function finalStatus(statuses: Status[], previous: Status): Status {
 }
 
 function isTransient(name: string): boolean {
-  return name.startsWith('hook.') || name.startsWith('config.changed') || name.endsWith('.changed');
+  return name.startsWith('hook.') || name.startsWith('config.changed') || name.endsWith('.changed') || name.startsWith('workload.verdict.');
 }
 
 export function step(previous: CharmState | undefined, inputs: StepInputs): StepResult {
   const state = structuredClone(previous ?? initialState());
   const context: StepContext = { flags: new Set(state.flags), state, inputs, statuses: [], credentials: {} };
   context.flags.add(flag.hook(inputs.hook));
+  if (inputs.rollout) context.flags.add(flag.verdict(inputs.rollout.state));
   applyConfig(context, previous === undefined);
   applyMysql(context);
   const trace = runToFixpoint(RULES, context);

@@ -2,7 +2,8 @@
 // event, already authenticated, validated and normalised. The worker parses it
 // again (a queue is a trust boundary too: an invalid command is refused, never retried).
 import * as z from 'zod/mini';
-import { lazy } from '../validation.js';
+import { lazy, text } from '../validation.js';
+import { DIGEST, TAG } from '../image/reference.js';
 import type { CharmConfig, MysqlRelation, PushEvent } from './types.js';
 
 export type Command =
@@ -11,15 +12,35 @@ export type Command =
   /** The config webhook: `config-changed`, with the mysql relation's data. */
   | { kind: 'config'; id: string; receivedAt: string; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null }
   /** The schedule: re-resolve what the policy allows (renews credentials, catches a lost webhook). */
-  | { kind: 'refresh'; id: string; receivedAt: string };
+  | { kind: 'refresh'; id: string; receivedAt: string }
+  /** POST /control: what people decide (src/intake/control.ts). */
+  | { kind: 'control'; id: string; receivedAt: string; control: ControlRequest }
+  /** A rollout that outlived an invocation: look again (stale once another rollout started). */
+  | { kind: 'check'; id: string; receivedAt: string; rollout: string };
+
+/** One POST /control request: exactly one of these. */
+export type ControlRequest =
+  | { pin: { tag: string; digest?: undefined } | { digest: string; tag?: undefined } }
+  | { unpin: true }
+  | { suspend: true }
+  | { resume: true }
+  | { unquarantine: string };
 
 export type CommandKind = Command['kind'];
 
 /** A step's input, as the charm sees it: one Juju hook. */
 export type Trigger =
-  /** A resource update: registry pushes, or (without `pushes`) the scheduled refresh, maybe with its chosen tag. */
-  | { hook: 'upgrade-charm'; pushes?: PushEvent[]; tag?: string }
-  | { hook: 'config-changed'; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null };
+  /**
+   * A resource update: registry pushes, or (without `pushes`) the scheduled refresh, maybe with its
+   * chosen tag; a control request that deploys (pin) or gives automation back (unpin, resume).
+   */
+  | { hook: 'upgrade-charm'; pushes?: PushEvent[]; tag?: string; control?: ControlRequest }
+  | { hook: 'config-changed'; config?: Partial<CharmConfig>; mysql?: MysqlRelation | null }
+  /**
+   * Juju's periodic hook: a rollout check (`check`: the rollout it is for; `verdict`: what the shell
+   * observed), or a control request that changes only the state (suspend, unquarantine).
+   */
+  | { hook: 'update-status'; check?: string; verdict?: { state: 'complete' | 'failed'; reason?: string }; control?: ControlRequest };
 
 const PROVIDERS = ['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic', 'ecr'] as const;
 
@@ -48,10 +69,25 @@ function buildCommandSchema() {
       mysql: z.optional(z.nullable(mysql)),
     }),
     z.object({ kind: z.literal('refresh'), ...common }),
+    z.object({ kind: z.literal('control'), ...common, control: controlRequestSchema() }),
+    z.object({ kind: z.literal('check'), ...common, rollout: z.string() }),
   ]);
 }
 
 export const commandSchema = lazy(buildCommandSchema);
+
+/** POST /control's body, strict: one key, and a tag or digest that the registry grammar allows. */
+export const controlRequestSchema = lazy(() => {
+  const tag = text(z.regex(TAG, 'must be a tag (letters, digits, "_", "." and "-", at most 128)'));
+  const digest = text(z.regex(DIGEST, 'must be a sha256 digest ("sha256:" and 64 hex digits)'));
+  return z.union([
+    z.strictObject({ pin: z.union([z.strictObject({ tag }), z.strictObject({ digest })]) }),
+    z.strictObject({ unpin: z.literal(true) }),
+    z.strictObject({ suspend: z.literal(true) }),
+    z.strictObject({ resume: z.literal(true) }),
+    z.strictObject({ unquarantine: digest }),
+  ]);
+});
 
 /** The command in a queue message body, or undefined when it is not one (a poison message). */
 export function parseCommand(body: string): Command | undefined {
@@ -74,5 +110,16 @@ export function describeCommand(command: Command): string {
       return `config${command.config ? ` ${Object.keys(command.config).sort().join(',')}` : ''}${command.mysql === undefined ? '' : ' mysql'}`;
     case 'refresh':
       return 'scheduled refresh';
+    case 'control':
+      return `control ${describeControl(command.control)}`;
+    case 'check':
+      return 'rollout check';
   }
+}
+
+/** `pin tag 1.2.3`, `suspend`, `unquarantine sha256:…`. */
+export function describeControl(control: ControlRequest): string {
+  if ('pin' in control) return control.pin.tag !== undefined ? `pin tag ${control.pin.tag}` : `pin digest ${control.pin.digest}`;
+  if ('unquarantine' in control) return `unquarantine ${control.unquarantine}`;
+  return Object.keys(control)[0] ?? '?';
 }

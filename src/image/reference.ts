@@ -11,7 +11,13 @@ export interface ImageRef {
 
 const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
-const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/**
+ * The repository grammar (OCI distribution spec: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*`),
+ * the one definition: KFM_IMAGE and every push payload's repository are checked against it.
+ */
+export const REPOSITORY = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** The longest repository name accepted (the spec's clients limit names to 255 characters). */
+export const MAX_REPOSITORY_LENGTH = 255;
 /** The tag grammar (distribution's reference grammar), the one definition: parsers, client and settings use it. */
 export const TAG = /^[\w][\w.-]{0,127}$/;
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -40,6 +46,16 @@ export function apiHost(registry: string): string {
 export function normaliseRegistry(host: string): string {
   const lower = host.toLowerCase().replace(/^https?:\/\//, '').replace(/\/+$/, '');
   return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
+}
+
+/** A registry host for comparison only: normalised, and without the scheme's default port (`:443`, `:80`). */
+export function registryKey(host: string): string {
+  return normaliseRegistry(normaliseRegistry(host).replace(/(?<=[^:]):(?:443|80)$/, ''));
+}
+
+/** Whether two registry hosts name the same registry (`Registry.Example:443` is `registry.example`; Docker Hub's aliases are one). */
+export function sameRegistry(a: string, b: string): boolean {
+  return registryKey(a) === registryKey(b);
 }
 
 /** Normalises a repository path for comparison (Docker Hub official images live under `library/`). */

@@ -2,8 +2,8 @@
 // command with its identity, pure. What can be decided without state is
 // decided here and never queued: pulls and blob pushes (the parsers drop them),
 // other registries and repositories, pushes by digest only, tags outside the policy.
-import { createHash, createHmac } from 'node:crypto';
-import type { Command } from '../domain/commands.js';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
+import type { Command, ControlRequest } from '../domain/commands.js';
 import type { ParsedPushes, PushEvent } from '../domain/types.js';
 import type { ImageRef } from '../image/reference.js';
 import type { TagPolicy } from '../policy/tag-policy.js';
@@ -50,6 +50,21 @@ export function refreshCommand(eventId: string | undefined, now: Date): Command 
   return { kind: 'refresh', id: identity('refresh', eventId ?? now.toISOString().slice(0, 16)), receivedAt: now.toISOString() };
 }
 
+/** A control request: each one acts (the same request twice, say suspend after a resume, is two decisions). */
+export function controlCommand(control: ControlRequest, now: Date): Command {
+  return { kind: 'control', id: `control-${randomUUID()}`, receivedAt: now.toISOString(), control };
+}
+
+/** A rollout check, unique per look (a FIFO queue drops a repeated deduplication id). */
+export function checkCommand(rollout: string, now: Date): Command {
+  return { kind: 'check', id: `check-${randomUUID()}`, receivedAt: now.toISOString(), rollout };
+}
+
+/** A pin deploys, unpin and resume give the policy back (a refresh); suspend and unquarantine change only the state. */
+function controlTrigger(control: ControlRequest): Trigger {
+  return 'pin' in control || 'unpin' in control || 'resume' in control ? { hook: 'upgrade-charm', control } : { hook: 'update-status', control };
+}
+
 /** The step's trigger for a command. */
 export function triggerOf(command: Command): Trigger {
   switch (command.kind) {
@@ -59,5 +74,9 @@ export function triggerOf(command: Command): Trigger {
       return { hook: 'config-changed', config: command.config, mysql: command.mysql };
     case 'refresh':
       return { hook: 'upgrade-charm' };
+    case 'control':
+      return controlTrigger(command.control);
+    case 'check':
+      return { hook: 'update-status', check: command.rollout };
   }
 }

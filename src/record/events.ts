@@ -21,7 +21,7 @@ export const REPORTING_CONTROLLER = 'kubeflow-metadata-deployer';
 
 export const EVENT_REASONS = [
   'ImageUpdated', 'ConfigApplied', 'RolloutComplete', 'RolloutFailed', 'Reverted',
-  'Pinned', 'Unpinned', 'Suspended', 'Resumed', 'Quarantined',
+  'Pinned', 'Unpinned', 'Suspended', 'Resumed', 'Quarantined', 'Unquarantined',
 ] as const;
 export type EventReason = (typeof EVENT_REASONS)[number];
 
@@ -30,7 +30,7 @@ const WARNINGS: ReadonlySet<EventReason> = new Set(['RolloutFailed', 'Reverted',
 /** The `action` (what the deployer did) for each reason; `reason` is why. */
 const ACTIONS: Record<EventReason, string> = {
   ImageUpdated: 'Deploy', ConfigApplied: 'Configure', RolloutComplete: 'Verify', RolloutFailed: 'Verify', Reverted: 'Revert',
-  Pinned: 'Pin', Unpinned: 'Unpin', Suspended: 'Suspend', Resumed: 'Resume', Quarantined: 'Quarantine',
+  Pinned: 'Pin', Unpinned: 'Unpin', Suspended: 'Suspend', Resumed: 'Resume', Quarantined: 'Quarantine', Unquarantined: 'Unquarantine',
 };
 
 export interface DeployerEvent {

@@ -18,8 +18,7 @@ export interface Trigger {
   to?: string;
 }
 
-/** The annotation `kubectl rollout history` shows; set it in the same write as the template change it explains. */
-export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';
+export { CHANGE_CAUSE_ANNOTATION } from '../render/names.js';
 
 const FIELD_MAX = 256;
 const CHANGE_CAUSE_MAX = 512;

@@ -42,3 +42,6 @@ export function selectorLabels(app: string): Record<string, string> {
 
 /** The state generation an object was rendered from (see CharmState.generation). */
 export const GENERATION_ANNOTATION = 'kubeflow-metadata-deployer/generation';
+
+/** The annotation `kubectl rollout history` shows (CHANGE-CAUSE); set in the same write as the template change it explains. */
+export const CHANGE_CAUSE_ANNOTATION = 'kubernetes.io/change-cause';

@@ -10,7 +10,7 @@
 // needs another user or more memory, PodOptions (from KFM_* settings) say so.
 import type { KubeObject, RegistryCredentials } from '../domain/types.js';
 import type { PodSpec } from '../charm/context.js';
-import { GENERATION_ANNOTATION, MYSQL_PASSWORD_KEY, ownedLabels, selectorLabels, type WorkloadNames } from './names.js';
+import { CHANGE_CAUSE_ANNOTATION, GENERATION_ANNOTATION, MYSQL_PASSWORD_KEY, ownedLabels, selectorLabels, type WorkloadNames } from './names.js';
 import { renderMysqlSecret, renderPullSecret } from './secrets.js';
 import type { ImageRef } from '../image/reference.js';
 
@@ -23,6 +23,8 @@ export interface RenderOptions {
   image: Pick<ImageRef, 'registry'>;
   /** The pod's user and resources; each unset value takes POD_DEFAULTS'. */
   pod?: Partial<PodOptions>;
+  /** `kubectl rollout history`'s CHANGE-CAUSE: why the standing template was set (src/record/trigger.ts's changeCause). */
+  changeCause?: string;
 }
 
 export interface PodOptions {
@@ -33,10 +35,12 @@ export interface PodOptions {
   cpuRequest: string;
   memoryRequest: string;
   memoryLimit: string;
+  /** The Deployment controller's ProgressDeadlineExceeded after this long without progress (KFM_PROGRESS_DEADLINE_SECONDS). */
+  progressDeadlineSeconds: number;
 }
 
 /** 65532: the conventional non-root uid of distroless images; the rest sized for one MLMD server. */
-export const POD_DEFAULTS: PodOptions = { runAsUser: 65532, runAsGroup: 65532, cpuRequest: '100m', memoryRequest: '128Mi', memoryLimit: '512Mi' };
+export const POD_DEFAULTS: PodOptions = { runAsUser: 65532, runAsGroup: 65532, cpuRequest: '100m', memoryRequest: '128Mi', memoryLimit: '512Mi', progressDeadlineSeconds: 300 };
 
 /**
  * CPU as the API server stores it (`0.5` → `500m`, `1000m` → `1`): a desired
@@ -120,9 +124,13 @@ export function renderDeployment(spec: PodSpec, options: RenderOptions): KubeObj
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: options.names.deployment, namespace: options.namespace, labels, annotations: stamp(options) },
+    metadata: {
+      name: options.names.deployment, namespace: options.namespace, labels,
+      annotations: { ...stamp(options), ...(options.changeCause ? { [CHANGE_CAUSE_ANNOTATION]: options.changeCause } : {}) },
+    },
     spec: {
       replicas: 1,
+      progressDeadlineSeconds: pod.progressDeadlineSeconds,
       selector: { matchLabels: selectorLabels(options.app) },
       template: {
         // The revision, not the password, changes when MySQL does, so pods restart to read the new Secret.

@@ -75,7 +75,8 @@ export const podSchema = lazy(() =>
     })),
   }));
 
-export const replicaSetSchema = lazy(() => z.object({ metadata: meta() }));
+export const replicaSetSchema = lazy(() =>
+  z.object({ metadata: meta(), spec: z.optional(z.object({ template: z.optional(z.object({ spec: z.optional(z.object({ containers: containers() })) })) })) }));
 
 /** A LIST answer: `{items: [...]}`; each item parsed with `item`. */
 export function listSchema<S extends z.ZodMiniType>(item: S) {

@@ -72,6 +72,13 @@ export function rolloutVerdict(observed: RolloutObservation, options: VerdictOpt
   if (generation === undefined || seen === undefined || seen < generation) {
     return { state: 'progressing', reason: `waiting for the Deployment controller to observe generation ${generation ?? '?'}` };
   }
+  // The controller can report the new generation observed in a sync that has not yet made the
+  // matching ReplicaSet its newest (seen on a revert to an existing one): its pods are not this rollout's.
+  const newest = observed.replicaSets ? newestReplicaSet(deployment, observed.replicaSets) : undefined;
+  const newestImages = images(newest?.spec?.template?.spec?.containers);
+  if (newest && newestImages !== '' && newestImages !== images(deployment.spec?.template?.spec?.containers)) {
+    return { state: 'progressing', reason: 'waiting for the Deployment controller to select the new ReplicaSet' };
+  }
   const pods = newPods(observed);
   const failing = podFailure(pods, options.failureReasons ?? FAILURE_REASONS);
   if (failing) return { state: 'failed', ...failing };
@@ -127,13 +134,16 @@ export function newPods(observed: RolloutObservation): Pod[] {
  * controller sets both when it creates or adopts the new ReplicaSet).
  */
 function newestTemplateHash(deployment: Deployment, replicaSets: readonly ReplicaSet[]): string | undefined {
+  return newestReplicaSet(deployment, replicaSets)?.metadata.labels?.[TEMPLATE_HASH_LABEL];
+}
+
+function newestReplicaSet(deployment: Deployment, replicaSets: readonly ReplicaSet[]): ReplicaSet | undefined {
   const revision = deployment.metadata.annotations?.[REVISION_ANNOTATION];
   if (revision === undefined) return undefined;
   const uid = deployment.metadata.uid;
-  const newest = replicaSets.find((rs) =>
+  return replicaSets.find((rs) =>
     rs.metadata.annotations?.[REVISION_ANNOTATION] === revision &&
     (uid === undefined || (rs.metadata.ownerReferences ?? []).some((owner) => owner.uid === uid)));
-  return newest?.metadata.labels?.[TEMPLATE_HASH_LABEL];
 }
 
 const images = (containers: ReadonlyArray<{ image?: string }> | undefined): string =>

@@ -56,6 +56,10 @@ export interface Settings {
   eks?: { cluster: string; endpoint?: string; caData?: string; region?: string };
   /** The pod's user and resources (KFM_RUN_AS_*, KFM_*_REQUEST, KFM_MEMORY_LIMIT); pass to renderWorkload. */
   pod: PodOptions;
+  /** Following rollouts (Kubernetes): the poll interval, and whether a failed one is reverted (KFM_ROLLOUT_CHECK_SECONDS, KFM_REVERT). */
+  rollout: { checkIntervalMs: number; revert: boolean };
+  /** Where verdicts are announced (KFM_NOTIFY_*): a Slack incoming webhook, a signed JSON webhook. */
+  notify: { slackUrl?: string; webhookUrl?: string; webhookSecret?: string };
   /** The SQS FIFO queue intake sends to; without it, an in-process queue and worker (local runs). */
   queueUrl?: string;
 }
@@ -112,6 +116,12 @@ function parseSecretsFrom(text: string): SecretsFrom {
   throw new Error('must be "env", "ssm:/<path prefix>" or "secretsmanager:<secret id>"');
 }
 
+/** Whole seconds from `min` to `max`. */
+const seconds = (min: number, max: number) => (text: string): number => {
+  if (!/^\d{1,5}$/.test(text) || Number(text) < min || Number(text) > max) throw new Error(`must be a whole number of seconds from ${min} to ${max}`);
+  return Number(text);
+};
+
 /** ECR tokens last 12 hours: a refresh must come sooner, so the pull Secret is renewed in time. */
 function parseRefreshHours(text: string): number {
   if (!/^(?:[1-9]|1[01])$/.test(text)) throw new Error('must be a whole number of hours from 1 to 11 (ECR tokens last 12 hours)');
@@ -163,6 +173,12 @@ const VARIABLES = {
   KFM_CPU_REQUEST: () => z.pipe(z.string(), z.transform(fromText(canonicalCpu))),
   KFM_MEMORY_REQUEST: () => z.pipe(z.string(), z.transform(fromText(canonicalMemory))),
   KFM_MEMORY_LIMIT: () => z.pipe(z.string(), z.transform(fromText(canonicalMemory))),
+  KFM_PROGRESS_DEADLINE_SECONDS: () => z.pipe(z.string(), z.transform(fromText(seconds(10, 3600)))),
+  KFM_ROLLOUT_CHECK_SECONDS: () => z.pipe(z.string(), z.transform(fromText(seconds(1, 60)))),
+  KFM_REVERT: flag,
+  KFM_NOTIFY_SLACK_URL: () => z.url({ protocol: /^https$/ }),
+  KFM_NOTIFY_WEBHOOK_URL: () => z.url({ protocol: /^https?$/ }),
+  KFM_NOTIFY_WEBHOOK_SECRET: credential,
 };
 
 type Variable = keyof typeof VARIABLES;
@@ -188,6 +204,9 @@ function defaults() {
     KFM_CPU_REQUEST: POD_DEFAULTS.cpuRequest,
     KFM_MEMORY_REQUEST: POD_DEFAULTS.memoryRequest,
     KFM_MEMORY_LIMIT: POD_DEFAULTS.memoryLimit,
+    KFM_PROGRESS_DEADLINE_SECONDS: POD_DEFAULTS.progressDeadlineSeconds,
+    KFM_ROLLOUT_CHECK_SECONDS: 5,
+    KFM_REVERT: 'true' as const,
   };
 }
 
@@ -216,6 +235,9 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
   // The API server refuses a pod whose memory limit is below its request: say so at cold start.
   if (memoryBytes(s.KFM_MEMORY_LIMIT) < memoryBytes(s.KFM_MEMORY_REQUEST)) {
     throw new SettingsError(`invalid settings: KFM_MEMORY_LIMIT: ${s.KFM_MEMORY_LIMIT} is below KFM_MEMORY_REQUEST ${s.KFM_MEMORY_REQUEST}`);
+  }
+  if (s.KFM_NOTIFY_WEBHOOK_URL !== undefined && s.KFM_NOTIFY_WEBHOOK_SECRET === undefined) {
+    throw new SettingsError('invalid settings: KFM_NOTIFY_WEBHOOK_SECRET: is required with KFM_NOTIFY_WEBHOOK_URL (the receiver checks X-Signature)');
   }
   let tagPolicy: TagPolicy;
   try {
@@ -246,7 +268,10 @@ export function loadSettings(env: Record<string, string | undefined> = process.e
       cpuRequest: s.KFM_CPU_REQUEST,
       memoryRequest: s.KFM_MEMORY_REQUEST,
       memoryLimit: s.KFM_MEMORY_LIMIT,
+      progressDeadlineSeconds: s.KFM_PROGRESS_DEADLINE_SECONDS,
     },
+    rollout: { checkIntervalMs: s.KFM_ROLLOUT_CHECK_SECONDS * 1000, revert: s.KFM_REVERT === 'true' },
+    notify: { slackUrl: s.KFM_NOTIFY_SLACK_URL, webhookUrl: s.KFM_NOTIFY_WEBHOOK_URL, webhookSecret: s.KFM_NOTIFY_WEBHOOK_SECRET },
   };
 }
 

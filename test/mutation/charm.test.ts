@@ -271,7 +271,7 @@ describe('the stored state’s schema', () => {
   it('the initial state', () => {
     expect(initialState()).toStrictEqual({
       flags: [], pending: [], resources: {}, failures: {}, config: { port: 8080, 'database-name': 'metadb' },
-      mysqlRevision: 0, status: { state: 'maintenance', message: '' }, generation: 0, recent: [],
+      mysqlRevision: 0, status: { state: 'maintenance', message: '' }, generation: 0, recent: [], quarantine: {}, control: {},
     });
   });
 });

@@ -58,7 +58,7 @@ describe('statusView', () => {
     const view = statusView(undefined, [rec('held')]);
     expect(view).toEqual({
       status: { state: 'maintenance', message: 'no event handled yet' },
-      flags: [], resources: {}, failures: {}, config: CONFIG_DEFAULTS, recent: [rec('held')],
+      flags: [], resources: {}, failures: {}, config: CONFIG_DEFAULTS, recent: [rec('held')], control: {}, quarantine: {},
     });
     expect(view.config).not.toBe(CONFIG_DEFAULTS); // a copy: a caller cannot change the defaults
     expect(statusView(undefined).recent).toEqual([]);
@@ -77,6 +77,7 @@ describe('statusView', () => {
     expect(statusView(state, [rec('held')])).toEqual({
       status: { state: 'active', message: '' },
       flags: ['charm.started'],
+      control: {}, quarantine: {},
       resources: { 'oci-image': { registryPath: 'p', digest: 'd', tag: 't' } },
       failures: { 'oci-image': 'down' },
       config: { port: 9090, 'database-name': 'mlmd' },

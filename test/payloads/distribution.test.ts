@@ -11,6 +11,8 @@ const sample = JSON.parse(sampleEvent.body) as { events: Array<Record<string, un
 const DIGEST = SAMPLE_DIGEST;
 // The sample's pushed tag is whatever the demo needs (`npm start` tracks KFM_IMAGE's tag): read, not hard-coded.
 const SAMPLE_TAG = (sample.events[0]?.['target'] as { tag: string }).tag;
+// The host the sample's registry was pushed to (`request.host`), likewise read.
+const SAMPLE_HOST = (sample.events[0]?.['request'] as { host: string }).host;
 const OTHER = `sha256:${'ab'.repeat(32)}`;
 const REPO = 'kubeflow-images-public/metadata';
 
@@ -30,6 +32,7 @@ describe('parseDistribution', () => {
       events: [
         {
           provider: 'distribution',
+          registry: SAMPLE_HOST,
           repository: REPO,
           tag: SAMPLE_TAG,
           digest: DIGEST,
@@ -40,9 +43,28 @@ describe('parseDistribution', () => {
     });
   });
 
-  it('never takes the registry from request.host or target.url (client-controlled)', () => {
-    const [event] = parseDistribution(sample).events;
-    expect(event).not.toHaveProperty('registry');
+  it('takes the registry from request.host, normalised (case, Docker Hub aliases), never from target.url', () => {
+    const at = (host: unknown, url = 'https://elsewhere.example/v2/x/manifests/v1') =>
+      parseDistribution({ events: [push({ tag: 'v1', url }, { request: { host } })] }).events[0]?.registry;
+    expect(at('Registry.Example:5000')).toBe('registry.example:5000');
+    expect(at('127.0.0.1:5000')).toBe('127.0.0.1:5000');
+    expect(at('[::1]:5000')).toBe('[::1]:5000');
+    expect(at('registry-1.docker.io')).toBe('docker.io');
+    // No Host (an HTTP/1.0 client), or no request block: the payload names no registry.
+    expect(at('')).toBeUndefined();
+    expect(parseDistribution({ events: [push({ tag: 'v1' }, { request: {} })] }).events[0]).not.toHaveProperty('registry');
+    expect(parseDistribution({ events: [push({ tag: 'v1' })] }).events[0]).not.toHaveProperty('registry');
+  });
+
+  it('ignores a push whose request.host is no host name (the batch goes on; the text is not echoed)', () => {
+    const mediaType = 'application/vnd.oci.image.manifest.v1+json';
+    for (const host of ['evil host', 'a/b', 'x'.repeat(300), 'registry.example:5000/../', '\u0000']) {
+      const body = { events: [push({ mediaType, tag: 'v1' }, { request: { host } }), push({ mediaType, tag: 'v2' }, { request: { host: 'registry.example' } })] };
+      expect(parseDistribution(body)).toStrictEqual({
+        events: [{ provider: 'distribution', registry: 'registry.example', repository: REPO, tag: 'v2', pushedAt: '2026-01-01T00:00:00.000Z' }],
+        ignored: ['events[0]: request.host is not a registry host name'],
+      });
+    }
   });
 
   it('reads a v2+json style batch (same body) with every manifest type', () => {
@@ -117,6 +139,11 @@ describe('parseDistribution', () => {
     ['a tag over 128 chars', { events: [push({ tag: 'v'.repeat(129) })] }, 'events[0].target.tag'],
     ['a bad digest', { events: [push({ tag: 'v1', digest: 'sha256:abc' })] }, 'events[0].target.digest'],
     ['a bad timestamp', { events: [push({ tag: 'v1' }, { timestamp: 'yesterday' })] }, 'events[0].timestamp'],
+    ['a request that is not an object', { events: [push({ tag: 'v1' }, { request: 'registry.example' })] }, 'events[0].request'],
+    ['a numeric request.host', { events: [push({ tag: 'v1' }, { request: { host: 5000 } })] }, 'events[0].request.host'],
+    ['a repository outside the grammar (//)', { events: [push({ repository: 'kubeflow//metadata', tag: 'v1' })] }, 'events[0].target.repository'],
+    ['an upper-case repository', { events: [push({ repository: 'Kubeflow/Metadata', tag: 'v1' })] }, 'events[0].target.repository'],
+    ['a repository ending in a separator', { events: [{ action: 'pull' }, push({ repository: 'kubeflow/metadata-', tag: 'v1' })] }, 'events[1].target.repository'],
     [
       'a manifest push with neither tag nor digest',
       { events: [push({ mediaType: 'application/vnd.oci.image.manifest.v1+json' })] },

@@ -15,8 +15,8 @@ export interface HostileRequest {
   path: string;
   headers: Record<string, string>;
   body?: Buffer;
-  /** Exact status; `error` must match; `field` is compared exactly (400s); `ignored`: a 202 saying why. */
-  expect: { status: number; error?: RegExp; field?: string };
+  /** Exact status; `error` must match; `field` is compared exactly (400s); `ignored`: a 202 `{"ignored"}` at intake, saying why. */
+  expect: { status: number; error?: RegExp; field?: string; ignored?: RegExp };
 }
 
 export const PROVIDERS = ['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic'] as const;
@@ -249,6 +249,25 @@ export function hostileCorpus(credentials: Required<Credentials>, replay: { body
     ['a bad registry', set(gen, ['registry'], 'not a host!'), 'registry'], ['digest an array', set(gen, ['digest'], ['sha256:x']), 'digest'],
   ] as const) bad400(at('generic'), name, JSON.stringify(body), field);
   bad400(at('generic'), 'a __proto__ key', withRawKey(gen, '__proto__', '{"tag":"v0.1.8"}'), '__proto__');
+  // Repository names outside the OCI distribution grammar (or over 255 characters), one set per format:
+  // a bogus event, a 400 naming the field, never "another repository" (202) nor a 5xx.
+  const badNames = ['kubeflow-images-public//metadata', 'Kubeflow-Images-Public/metadata', 'kubeflow-images-public/metadata.', '-kubeflow/metadata', 'kubeflow/meta___data', `kubeflow/${'m'.repeat(247)}`];
+  const repositoryAt: Array<[Provider, Array<string | number>, string]> = [
+    ['distribution', [...e0, 'target', 'repository'], 'events[0].target.repository'],
+    ['dockerhub', ['repository', 'repo_name'], 'repository.repo_name'],
+    ['harbor', ['event_data', 'repository', 'repo_full_name'], 'event_data.repository.repo_full_name'],
+    ['quay', ['repository'], 'repository'],
+    ['acr', ['target', 'repository'], 'target.repository'],
+    ['generic', ['repository'], 'repository'],
+  ];
+  for (const [route, path, field] of repositoryAt) {
+    for (const name of badNames) bad400(at(route), `an invalid repository name ${JSON.stringify(name.slice(0, 40))}${name.length > 40 ? ` (${name.length} characters)` : ''}`, JSON.stringify(set(at(route).sample, path, name)), field);
+  }
+  // GHCR lower-cases `<namespace>/<name>` as GHCR does; the rest of the grammar holds.
+  for (const name of ['metadata..x', 'metadata/', '_metadata', 'm'.repeat(240)]) {
+    const text = JSON.stringify(set(gh, ['registry_package', 'name'], name));
+    post(at('ghcr'), `an invalid repository name ${JSON.stringify(name.slice(0, 20))} (signed)`, text, { status: 400, field: 'registry_package.name', error: /^registry_package\.name: must (be a repository name|be at most 255)/ }, { authorization: '', 'x-hub-signature-256': sign(text) });
+  }
   const cfg = at('config');
   const mysql = { host: 'mysql', port: 3306, password: 'hostile-mysql-password' };
   const port = (raw: string) => `{"config":{"port":${raw}}}`;
@@ -287,6 +306,17 @@ export function hostileCorpus(credentials: Required<Credentials>, replay: { body
     ['quay', 'no tags', set(quay, ['updated_tags'], [])], ['generic', 'another repository', set(gen, ['repository'], 'someone/else')],
     ['quay', 'a tag named __proto__', JSON.parse('{"repository":"kubeflow-images-public/metadata","updated_tags":{"__proto__":{}}}')],
   ] as const) post(at(route), `irrelevant: ${name}`, JSON.stringify(body), ignored);
+  // Distribution names the registry in request.host: a push from another host is not for KFM_IMAGE,
+  // however new (without the check it would be applied), and is never queued.
+  const newer = (host: unknown) => set(set(set(dist, [...e0, 'timestamp'], '2031-01-01T00:00:00Z'), [...e0, 'target', 'digest'], `sha256:${'8'.repeat(64)}`), [...e0, 'request', 'host'], host);
+  for (const [name, host, reason] of [
+    ['a newer push from another registry', 'evil.example:5000', /registry evil\.example:5000 is not gcr\.io/],
+    ['a newer push from another port of the registry', 'gcr.io:5000', /registry gcr\.io:5000 is not gcr\.io/],
+    ['a newer push from Docker Hub', 'index.docker.io', /registry docker\.io is not gcr\.io/],
+    ['a newer push whose request.host is no host name', 'evil host/../', /events\[0\]: request\.host is not a registry host name/],
+  ] as const) post(d, `foreign: ${name}`, JSON.stringify(newer(host)), { status: 202, ignored: reason });
+  // The registry's own host, as a client may spell it (case, default port): queued, then older than what runs.
+  post(d, 'an older push from KFM_IMAGE\'s registry (request.host GCR.io:443)', JSON.stringify(set(dist, [...e0, 'request', 'host'], 'GCR.io:443')), ignored);
   add('ghcr: a ping event', 'POST', at('ghcr').path, { 'content-type': 'application/json', ...bearer, 'x-github-event': 'ping' }, JSON.stringify({ zen: 'x', hook_id: 1 }), ignored);
   for (let n = 1; n <= 3; n++) add(`replay ${n} of the applied push`, 'POST', '/webhooks/registry/distribution', replay.headers, replay.body, ignored);
 

@@ -1,10 +1,13 @@
 // CNCF distribution (registry:2) notifications: `{"events":[...]}`, batched, with
 // every blob upload and every read notified too. Only manifest pushes matter.
 // The body format is the same for the v1+json and v2+json content types.
+// `request.host` is the Host header the pushing client addressed the registry
+// by: it names the registry (compared with KFM_IMAGE's, never contacted), so a
+// notification from another registry that holds the push secret is ignored.
 import * as z from 'zod/mini';
 import { text } from '../../validation.js';
 import type { ParsedPushes, PushEvent } from '../../domain/types.js';
-import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty } from './schema.js';
+import { digest, isoTime, lazy, parseAt, parseBody, pushEvent, repository, requireTagOrDigest, tagOrEmpty, validHost } from './schema.js';
 
 import { MANIFEST_TYPES as MANIFEST_TYPE_LIST } from '../../image/reference.js';
 
@@ -25,6 +28,9 @@ export const distributionPushSchema = lazy(() =>
       tag: z.optional(tagOrEmpty()),
       digest: z.optional(digest()),
     }),
+    // Any text: what is not a host name is not KFM_IMAGE's registry either (ignored, not a 400 that
+    // would hold the registry's whole notification queue behind one odd Host header).
+    request: z.optional(z.object({ host: z.optional(text()) })),
   }));
 
 type DistributionPush = z.output<ReturnType<typeof distributionPushSchema>>;
@@ -51,16 +57,28 @@ export function parseDistribution(body: unknown, _headers: Record<string, string
       ignored.push(`events[${index}]: ${action}`);
       return;
     }
-    const { timestamp, target } = parseAt(distributionPushSchema(), item, at);
+    const { timestamp, target, request } = parseAt(distributionPushSchema(), item, at);
     const reason = notAManifest(target);
     if (reason !== undefined) {
       ignored.push(`events[${index}]: ${reason}`);
       return;
     }
     requireTagOrDigest(target, `events[${index}].target.digest`);
-    // No `registry`: request.host and target.url are whatever the pushing client sent.
+    // An empty Host (an HTTP/1.0 client) names no registry: the push is taken as for KFM_IMAGE's.
+    const host = request?.host ? validHost(request.host) : undefined;
+    if (request?.host && host === undefined) {
+      ignored.push(`events[${index}]: request.host is not a registry host name`);
+      return;
+    }
     events.push(
-      pushEvent({ provider: 'distribution', repository: target.repository, tag: target.tag, digest: target.digest, pushedAt: timestamp }),
+      pushEvent({
+        provider: 'distribution',
+        registry: host,
+        repository: target.repository,
+        tag: target.tag,
+        digest: target.digest,
+        pushedAt: timestamp,
+      }),
     );
   });
   return { events, ignored };

@@ -10,22 +10,23 @@ import { badRequest } from '../../errors.js';
 import { lazy, text } from '../../validation.js';
 
 export { lazy, parseAt, parseBody } from '../../validation.js';
-import { DIGEST, normaliseRegistry, TAG } from '../../image/reference.js';
+import { DIGEST, MAX_REPOSITORY_LENGTH, normaliseRegistry, REPOSITORY, TAG } from '../../image/reference.js';
 
-// Lenient on case (the caller normalises) but no spaces or control characters:
-// the repository ends up in logs and responses.
-const REPOSITORY = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
 const HOST =
   /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/;
 // Year 9999: later instants format as `+010000-…`, which breaks ordering by string.
 const MAX_EPOCH_SECONDS = 253402300799;
 const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/**
+ * A repository name as the OCI distribution grammar has it (src/image/reference.ts): no registry sends
+ * another, so anything else is a bogus event, a 400 naming the field, never "another repository".
+ */
 export const repository = lazy(() =>
   text(
     z.minLength(1, 'must not be empty'),
-    z.maxLength(255, 'must be at most 255 characters'),
-    z.regex(REPOSITORY, 'must be a repository path (letters, digits, . _ - /)'),
+    z.maxLength(MAX_REPOSITORY_LENGTH, `must be at most ${MAX_REPOSITORY_LENGTH} characters`),
+    z.regex(REPOSITORY, 'must be a repository name (lower-case letters and digits, separated by ".", "_", "__", "-" or "/")'),
   ));
 
 export const tag = lazy(() =>
@@ -67,9 +68,15 @@ export const isoTime = lazy(() =>
     }),
   ));
 
-function checkHost(host: string, ctx: z.core.ParsePayload): string {
+/** The host normalised (`Index.Docker.IO` → `docker.io`), or undefined when it is not a host[:port]. */
+export function validHost(host: string): string | undefined {
   const normalised = normaliseRegistry(host);
-  if (normalised.length > 255 || !HOST.test(normalised)) {
+  return normalised.length > 255 || !HOST.test(normalised) ? undefined : normalised;
+}
+
+function checkHost(host: string, ctx: z.core.ParsePayload): string {
+  const normalised = validHost(host);
+  if (normalised === undefined) {
     ctx.issues.push({ code: 'custom', message: 'must name a registry host', input: host });
     return z.NEVER;
   }
