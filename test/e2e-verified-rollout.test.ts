@@ -24,12 +24,15 @@ import { createLogger } from '../src/log.js';
 import type { ResourceFetcher } from '../src/resource/port.js';
 import type { PushEvent } from '../src/domain/types.js';
 import type { Trigger } from '../src/app/plan.js';
+import { observe, watchSecrets } from './support/leak-guard.js';
 
 jest.setTimeout(300_000);
 const NS = 'kubeflow';
 const APP = 'kubeflow-metadata';
 const SECRET = 'rollout-e2e-notify-secret-0123456789abcdef';
 const PROGRESS_DEADLINE = 20;
+const MYSQL_PASSWORD = 'rollout-e2e-mysql-password';
+watchSecrets(SECRET, MYSQL_PASSWORD); // in no log line, Event, notification or non-Secret object
 const image = parseImageRef('registry.example:5000/kubeflow/metadata:1.0.0');
 const digestOf = (tag: string) => `sha256:${Buffer.from(tag).toString('hex').padEnd(64, '0').slice(0, 64)}`;
 const pinned = (tag: string) => `registry.example:5000/kubeflow/metadata@${digestOf(tag)}`;
@@ -72,11 +75,12 @@ const receiver = createServer((request, response) => {
   let body = '';
   request.on('data', (chunk) => (body += chunk));
   request.on('end', () => {
+    observe('a notification', body);
     received.push({ headers: request.headers, body });
     response.writeHead(204).end();
   });
 });
-const logger = createLogger(() => undefined);
+const logger = createLogger((line) => observe('a log line', line));
 
 function deployer(options: { revert?: boolean } = {}) {
   const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
@@ -104,6 +108,7 @@ const deployed = async () => {
 const events = async () => {
   const { body } = await cp.request('GET', `/apis/events.k8s.io/v1/namespaces/${NS}/events`);
   // The deployer's own, in order (the controllers' Events have no eventTime).
+  observe('the Events', JSON.stringify(body));
   return ((body as any).items as any[]).filter((e) => e.reportingController === 'kubeflow-metadata-deployer')
     .sort((a, b) => a.eventTime.localeCompare(b.eventTime)).map((e) => ({ reason: e.reason, note: e.note as string }));
 };
@@ -127,7 +132,7 @@ afterAll(async () => {
 describe('verified rollouts on a real control plane', () => {
   it('the first deploy ends active once the pods are Available, with ImageUpdated and RolloutComplete Events and one signed notification', async () => {
     // The MySQL relation lets the charm start: the image's default tag (1.0.0) is fetched and rolled out.
-    const report = await run({ hook: 'config-changed', mysql: { host: 'mysql', port: 3306, user: 'root', password: 'rollout-e2e-mysql' } }, 'config-1');
+    const report = await run({ hook: 'config-changed', mysql: { host: 'mysql', port: 3306, user: 'root', password: MYSQL_PASSWORD } }, 'config-1');
     expect(report).toMatchObject({ outcome: 'applied', reason: 'rollout complete', status: { state: 'active', message: '' }, rollout: { state: 'complete' } });
     expect(await run(push('1.0.0'), 'push-1.0.0')).toMatchObject({ outcome: 'ignored', reason: expect.stringMatching(/already deployed/) });
     expect(report.statusHistory).toContainEqual({ state: 'maintenance', message: 'rolling out' });
