@@ -5,7 +5,7 @@
 // answer) and with the request itself (a 403, whose audit event says the authorizer forbade it).
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
-import { DEPLOYER_USER, startControlPlane, type ControlPlane } from './support/control-plane.js';
+import { DEPLOYER_USER, issueCertificate, startControlPlane, type ControlPlane } from './support/control-plane.js';
 import { createKubernetesTarget } from '../src/targets/kubernetes/target.js';
 import { createDeployer } from '../src/app/deployer.js';
 import { parseImageRef } from '../src/image/reference.js';
@@ -159,5 +159,35 @@ describe('anything else is refused by the server (403), one request per verb', (
     expect((await cp.request('GET', path('events.k8s.io/events', 'kubeflow-metadata.rbac-test'))).body.note).toBe('rbac test');
     expect((await cp.request('GET', path('events', 'core-event'))).status).toBe(404);
     expect((await cp.request('GET', `/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles/kubeflow-metadata-deployer`)).body.rules.length).toBeGreaterThan(0);
+  });
+});
+
+describe('the status function has an identity of its own: it reads the state, nothing else', () => {
+  it('GET /status works as group kubeflow-metadata-deployer-status; every Secret, other object and write is refused', async () => {
+    const pair = await issueCertificate(cp.pki.dir, 'status', '/CN=kubeflow-metadata-status/O=kubeflow-metadata-deployer-status');
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [{ name: 'kfm', server: cp.server, caFile: cp.caFile }],
+      users: [{ name: 'status', certFile: pair.certFile, keyFile: pair.keyFile }],
+      contexts: [{ name: 'status', cluster: 'kfm', user: 'status', namespace: NS }], currentContext: 'status',
+    });
+    const image = parseImageRef('registry.example:5000/kubeflow/metadata:1.0.0');
+    const deployer = createDeployer({
+      app: 'kubeflow-metadata', namespace: NS, image, tagPolicy: parseTagPolicy('track', image.tag), setStatus: true,
+      target: createKubernetesTarget({ kubeConfig, namespace: NS }), logger: createLogger(() => undefined),
+      fetcher: { fetch: async () => { throw new Error('status never fetches'); } },
+    });
+    const view = await deployer.status();
+    expect(view.status.state).toBe('active'); // the state the deployer wrote above
+    expect(view.config.port).toBe(9191);
+    const audit = (await cp.auditEntries()).filter((e) => e.user.username === 'kubeflow-metadata-status');
+    expect(audit.filter((e) => e.stage === 'ResponseComplete').map((e) => [e.verb, e.objectRef?.resource, e.responseStatus?.code]))
+      .toEqual([['get', 'configmaps', 200]]);
+    const as = ['--as', 'kubeflow-metadata-status', '--as-group', 'kubeflow-metadata-deployer-status', '-n', NS];
+    for (const args of [['get', 'secrets/kubeflow-metadata-mysql'], ['get', 'deployments/kubeflow-metadata'], ['patch', 'configmaps/kubeflow-metadata-deployer-state'], ['list', 'configmaps'], ['get', 'configmaps/someone-elses']]) {
+      const { stdout, code } = await cp.kubectl(['auth', 'can-i', ...args, ...as]);
+      expect([args.join(' '), stdout.trim(), code]).toEqual([args.join(' '), 'no', 1]);
+    }
+    expect((await cp.kubectl(['auth', 'can-i', 'get', 'configmaps/kubeflow-metadata-deployer-state', ...as])).stdout.trim()).toBe('yes');
   });
 });

@@ -21,7 +21,7 @@ import { flag } from '../charm/context.js';
 import type { RolloutObserver } from '../rollout/port.js';
 import { mergeRecent, outcomeRecord } from './recent.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
-import { renderStateObject } from './state-store.js';
+import { readStateObject, renderStateObject } from './state-store.js';
 import { resourcesView, rolloutView, statusView, type ResourcesView, type RolloutView, type StatusView } from './view.js';
 
 export type { Trigger } from './plan.js';
@@ -268,8 +268,8 @@ export function createDeployer(deps: DeployerDeps) {
 
   /** GET /status: the stored state, without any secret, with the outcomes held since the last write. */
   async function status(deadline?: () => number): Promise<StatusView> {
-    const snapshot = await readSnapshot(deps.target, names, deps.image.registry, { deadline });
-    return statusView(snapshot.state, held);
+    // The state alone: the status identity may read nothing else (deploy/rbac.yaml), no Secret above all.
+    return statusView(readStateObject(await deps.target.read({ kind: 'ConfigMap', name: names.state }, { deadline })), held);
   }
 
   return { run, status, record, names };
