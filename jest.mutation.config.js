@@ -41,6 +41,8 @@ const UNIT_TESTS = [
   'mysql-secret-ref',
   // Rollouts followed, reverted, quarantined; control (a scripted observer on the memory target).
   'rollout-step',
+  'step-events',
+  'control-request.fuzz',
 ];
 
 export default {
