@@ -70,6 +70,19 @@ describe('a rollout, followed', () => {
     expect(report.checkLater).toBeUndefined();
   });
 
+  it('the same spec again (a refresh, a redelivered config) starts no rollout and writes nothing', async () => {
+    const s = setup({ script: [complete] });
+    await s.deployer.run(MYSQL, { id: 'c' });
+    await s.deployer.run(push('1.1.0'), { id: 'p' });
+    const writes = s.target.writes.length;
+    const looks = s.looks.length;
+    const refresh = await s.deployer.run({ hook: 'upgrade-charm' }, { id: 'refresh' }); // 1.1.0 is the newest: the same spec
+    expect(refresh).toMatchObject({ status: { state: 'active', message: '' }, changes: [] });
+    await s.deployer.run(MYSQL, { id: 'c-again' });
+    expect(s.target.writes.length).toBe(writes);
+    expect(s.looks.length).toBe(looks);
+  });
+
   it('failed: the digest is quarantined and the last Available image set again; the revert is followed too', async () => {
     const s = setup({ script: [complete, failed, complete] });
     await s.deployer.run(MYSQL, { id: 'c' });
