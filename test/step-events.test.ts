@@ -6,7 +6,7 @@ import { isVerdict, stepEvents } from '../src/app/step-events.js';
 
 const d = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 const image = (n: number, tag = `1.${n}.0`) => ({ registryPath: `r/m@${d(n)}`, digest: d(n), tag, authenticated: false });
-const state = (extra: Partial<CharmState> = {}): CharmState => ({ ...initialState(), resources: { 'oci-image': image(1) }, ...extra });
+const state = (extra: Partial<CharmState> = {}): CharmState => ({ ...initialState(), flags: ['charm.started'], resources: { 'oci-image': image(1) }, ...extra });
 const rollout = (state_: 'progressing' | 'complete' | 'failed', extra: Partial<NonNullable<CharmState['rollout']>> = {}) =>
   ({ state: state_, since: '2026-01-01T00:00:00.000Z', id: 'e', spec: 's1', digest: d(1), ...extra });
 const trigger = { provider: 'generic', eventId: 'e' };
@@ -21,6 +21,8 @@ describe('stepEvents', () => {
       { reason: 'ImageUpdated', summary: 'image 1.2.0', trigger: { ...trigger, from: `r/m@${d(1)}`, to: `r/m@${d(2)}`, tag: '1.2.0', digest: d(2) } },
     ]);
     expect(stepEvents(undefined, state(), trigger).map((e) => e.reason)).toEqual(['ImageUpdated']); // the first deploy
+    // Fetched while the workload waits for MySQL: nothing on the Deployment yet, nothing told.
+    expect(stepEvents(undefined, state({ flags: [] }), trigger)).toEqual([]);
   });
 
   it('a config or relation change: ConfigApplied (not on the first step)', () => {
