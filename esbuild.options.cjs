@@ -3,8 +3,9 @@
 // bundled .js without its package.json as CommonJS. keepNames off: with it, esbuild wraps every function
 // and class in a `__name(…)` call run at load (327 in intake alone), to keep `.name` for stack traces;
 // nothing in the code or its libraries reads a function's name for behaviour (errors set `name`
-// themselves), and without it a cold start does less (bench/run.ts: ~3 ms of intake's CPU, ~7 ms of the
-// worker's on EKS). Stack traces then show minified names, as they already show minified positions.
+// themselves), and without it a cold start does less (measured with bench/cold-start.ts's CPU figure:
+// 2–3 ms of intake's ~60 ms, 2–7 ms of the worker's on EKS). Stack traces then show minified names, as
+// they already show minified positions.
 //
 // Lazy chunks. esbuild's `splitting` is ESM-only, so in cjs every dynamic import() is inlined: the
 // Kubernetes target (client-node, 3+ MB) and the ECR client were parsed by every cold start, even on

@@ -1,12 +1,15 @@
 // Cold init: fresh `node` processes that require a bundle and run one
 // invocation, timed from spawn to exit, alternated with `node -e 0` (or a
 // case's own baseline: a minimal script doing the same I/O) so both share the
-// machine's noise. The figure is the ratio of the medians.
+// machine's noise. The figure is the ratio of the medians. Each process also
+// reports its own CPU time at exit (user + system, all threads: a busy machine
+// stretches wall time far more than CPU time); for `node -e 0` that is the same
+// one-liner with an exit hook that reports it, run in the same rounds.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CREDENTIALS, httpEvent, workerBatch } from './events.js';
+import { BENCH_ENV, httpEvent, workerBatch } from './events.js';
 import { median } from './stats.js';
 
 export interface ColdCase {
@@ -29,23 +32,31 @@ export interface ColdStart {
   medianMs: number;
   baselineMs: number;
   ratio: number;
+  /** The same medians in CPU time (ms) and their ratio. */
+  cpu: { medianMs: number; baselineMs: number; ratio: number };
   failures: string[];
 }
 
+/** `node -e 0` that reports its CPU time at exit on fd 3 (the hook costs microseconds). */
+const CPU_BASELINE = "process.on('exit',()=>{const u=process.cpuUsage();require('node:fs').writeSync(3,String((u.user+u.system)/1000))})";
+
 const script = join(import.meta.dirname, 'cold-invoke.cjs');
 
-/** Spawn → exit, asynchronously (a peer such as the Kubernetes double may live in this process). */
-function timed(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; error?: string }> {
+/** Spawn → exit, asynchronously (a peer such as the Kubernetes double may live in this process); `cpuMs` as the child reported it on fd 3. */
+function timed(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; error?: string }> {
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
-    const child = spawn(node, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(node, args, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    let cpu = '';
+    child.stderr!.on('data', (chunk: Buffer) => void (stderr += chunk.toString()));
+    (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => void (cpu += chunk.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      resolve(code === 0 ? { ms } : { ms, error: (stderr || `exit ${code ?? signal}`).slice(0, 300) });
+      const cpuMs = cpu === '' ? Number.NaN : Number(cpu);
+      resolve(code === 0 ? { ms, cpuMs } : { ms, cpuMs, error: (stderr || `exit ${code ?? signal}`).slice(0, 300) });
     });
   });
 }
@@ -53,9 +64,12 @@ function timed(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ 
 /** `node`: the binary for both sides (default: this one). */
 export async function measureColdStarts(cases: ColdCase[], runs: number, node = process.execPath): Promise<ColdStart[]> {
   const samples = cases.map(() => [] as number[]);
+  const cpuSamples = cases.map(() => [] as number[]);
   const failures = cases.map(() => [] as string[]);
   const baseline: number[] = [];
+  const cpuBaseline: number[] = [];
   const ownBaselines = cases.map(() => [] as number[]);
+  const ownCpuBaselines = cases.map(() => [] as number[]);
   const root = mkdtempSync(join(tmpdir(), 'kfm-bench-cold-'));
   // A minimal environment for both: no NODE_OPTIONS, NODE_EXTRA_CA_CERTS or the like skewing either side.
   const base = { PATH: process.env.PATH, HOME: process.env.HOME, AWS_EC2_METADATA_DISABLED: 'true' };
@@ -65,15 +79,18 @@ export async function measureColdStarts(cases: ColdCase[], runs: number, node = 
         if (c.baseline) {
           const own = await timed(node, c.baseline, base);
           ownBaselines[index]!.push(own.ms);
+          ownCpuBaselines[index]!.push(own.cpuMs);
           if (own.error) failures[index]!.push(`baseline: ${own.error}`);
         } else {
           baseline.push((await timed(node, ['-e', '0'], base)).ms);
+          cpuBaseline.push((await timed(node, ['-e', CPU_BASELINE], base)).cpuMs);
         }
         const target = c.env ?? { KFM_TARGET: `dir:${join(root, `${index}-${round}`)}`, KFM_OFFLINE: 'true' }; // fresh: same work every run
-        const env = { ...base, ...CREDENTIALS, ...target };
+        const env = { ...base, ...BENCH_ENV, ...target };
         const event = c.event ? c.event(round + 1) : c.route === 'worker' ? workerBatch(round + 1) : httpEvent(c.route === 'intake' ? 'push' : c.route, round + 1);
         const result = await timed(node, [script, c.bundle, JSON.stringify(event)], env);
         samples[index]!.push(result.ms);
+        cpuSamples[index]!.push(result.cpuMs);
         if (result.error) failures[index]!.push(result.error);
       }
     }
@@ -81,9 +98,12 @@ export async function measureColdStarts(cases: ColdCase[], runs: number, node = 
     rmSync(root, { recursive: true, force: true });
   }
   const shared = median(baseline);
+  const sharedCpu = median(cpuBaseline);
   return cases.map((c, index) => {
     const medianMs = median(samples[index]!);
     const baselineMs = c.baseline ? median(ownBaselines[index]!) : shared;
-    return { name: c.name, medianMs, baselineMs, ratio: medianMs / baselineMs, failures: failures[index]! };
+    const cpuMedian = median(cpuSamples[index]!);
+    const cpuBase = c.baseline ? median(ownCpuBaselines[index]!) : sharedCpu;
+    return { name: c.name, medianMs, baselineMs, ratio: medianMs / baselineMs, cpu: { medianMs: cpuMedian, baselineMs: cpuBase, ratio: cpuMedian / cpuBase }, failures: failures[index]! };
   });
 }

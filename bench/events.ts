@@ -9,18 +9,24 @@ export const CREDENTIALS = { KFM_WEBHOOK_SECRET: SECRET, KFM_CONFIG_SECRET: CONF
 export const DIST_TYPE = 'application/vnd.docker.distribution.events.v1+json';
 export const REPOSITORY = 'kubeflow-images-public/metadata';
 export const TAG = 'v0.1.8';
+/** The registry the sample pushes name (`request.host`): KFM_IMAGE must be on it, or intake ignores them. */
+export const REGISTRY_HOST = 'registry.example:5000';
+/** The image the bench deploys: the pushes below are for it. */
+export const BENCH_IMAGE = `${REGISTRY_HOST}/${REPOSITORY}:${TAG}`;
+/** The credentials and the image the pushes are for (without KFM_IMAGE, the default gcr.io image, every push is ignored). */
+export const BENCH_ENV = { ...CREDENTIALS, KFM_IMAGE: BENCH_IMAGE };
 const EPOCH = Date.parse('2026-01-01T00:00:00Z');
 
 /** A distinct sha256 digest per number, so every push is a new image. */
 export const digestFor = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
-/** A distribution notification for one manifest push; `n` orders the pushes in time. */
-export function distributionPush(n: number, digest = digestFor(n)): string {
+/** A distribution notification for one manifest push; `n` orders the pushes in time; `host`: the registry it names (KFM_IMAGE's). */
+export function distributionPush(n: number, digest = digestFor(n), host = REGISTRY_HOST): string {
   return JSON.stringify({
     events: [{
       id: `bench-${n}`, timestamp: new Date(EPOCH + n * 1000).toISOString(), action: 'push',
       target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 500, digest, repository: REPOSITORY, tag: TAG },
-      request: { id: `r-${n}`, host: 'registry.example:5000', method: 'PUT', useragent: 'bench' },
+      request: { id: `r-${n}`, host, method: 'PUT', useragent: 'bench' },
     }],
   });
 }

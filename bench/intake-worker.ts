@@ -20,7 +20,7 @@ import { startLocalServer } from '../src/local/server.js';
 import { loadSettings } from '../src/settings/settings.js';
 import { createLogger } from '../src/log.js';
 import type { CommandQueue } from '../src/queue/port.js';
-import { CREDENTIALS, digestFor, distributionPush, httpEvent, pushHeaders } from './events.js';
+import { BENCH_ENV, digestFor, distributionPush, httpEvent, pushHeaders } from './events.js';
 
 const [out = '', answerCount = '1000', pushCount = '200'] = process.argv.slice(2);
 const answers = Number(answerCount);
@@ -33,7 +33,7 @@ const dir = await mkdtemp(join(tmpdir(), 'kfm-bench-intake-'));
 const failures: string[] = [];
 let stop = async () => {};
 try {
-  const settings = loadSettings({ ...CREDENTIALS, KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'true' });
+  const settings = loadSettings({ ...BENCH_ENV, KFM_TARGET: `dir:${dir}`, KFM_OFFLINE: 'true' });
 
   // 1. The answer: a no-op queue.
   let sent = 0;

@@ -3,7 +3,8 @@
 // directory target (offline) or a REAL Kubernetes API server (test/support/
 // control-plane.ts, as the RBAC-bound deployer, with the real registry for the
 // digest lookups), each peer behind a timing proxy (for the API server: the
-// fault proxy, injecting nothing). Mode kube-step times the worker's step alone
+// fault proxy, injecting nothing); on the API server push→patch ends when the
+// Deployment write is acknowledged. Mode kube-step times the worker's step alone
 // (createDeployer(...).run, warm) against the same real peers. Write requests
 // are counted from the API server's audit log. Writes its figures as JSON to
 // argv[3]. Usage: node --import tsx bench/latency-worker.ts <dir|kube|kube-step> <out.json> <pushes> <duplicates>
@@ -19,12 +20,13 @@ import { createStatusHandler } from '../handlers/status.js';
 import { startControlPlane, type ControlPlane } from '../test/support/control-plane.js';
 import { startFaultProxy } from '../test/support/fault-proxy.js';
 import { pushImage, startRegistry, type TestRegistry } from '../test/support/registry.js';
-import { configBody, configHeaders, CREDENTIALS, distributionPush, pushHeaders, REPOSITORY, TAG } from './events.js';
+import { BENCH_ENV, configBody, configHeaders, distributionPush, pushHeaders, REPOSITORY, TAG } from './events.js';
 import { inBatches } from './stats.js';
 import { startTimingProxy } from './timing-proxy.js';
 import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { createDeployer } from '../src/app/deployer.js';
 import { createKubernetesTarget } from '../src/targets/kubernetes/target.js';
+import type { Target } from '../src/targets/port.js';
 import { createRegistryFetcher } from '../src/resource/registry-fetcher.js';
 import { createCredentialProvider } from '../src/resource/credentials/chain.js';
 import { parseImageRef } from '../src/image/reference.js';
@@ -43,7 +45,7 @@ let registry: TestRegistry | undefined;
 const proxies: Array<{ url: string; busyWithin(from: number, to: number): number; stop(): Promise<void> }> = [];
 let stopServer = async () => {};
 try {
-  const env: Record<string, string> = { ...CREDENTIALS, AWS_EC2_METADATA_DISABLED: 'true' };
+  const env: Record<string, string> = { ...BENCH_ENV, AWS_EC2_METADATA_DISABLED: 'true' };
   const digests: string[] = [];
   if (mode !== 'dir') {
     registry = await startRegistry({ auth: false });
@@ -83,7 +85,26 @@ async function handlerLatency(env: Record<string, string>, digests: string[]) {
   Object.assign(process.env, env);
   const settings = loadSettings(env);
   const logger = createLogger(() => undefined);
-  const runtime = createLocalRuntime(settings, logger);
+  // On the API server: the Kubernetes target as the runtime builds it, but handed in, so its Deployment
+  // write's acknowledgement is timed (push→patch ends there). Handed in, it comes without the rollout
+  // observer: the step does not then follow the rollout it started (on this API server, with no kubelet,
+  // it never completes: the step would wait its poll interval, KFM_ROLLOUT_CHECK_SECONDS, every push).
+  let patchedAt: number | undefined;
+  const timed = (target: Target): Target => ({
+    description: target.description,
+    read: (key, options) => target.read(key, options),
+    async write(desired, live, options) {
+      const outcome = await target.write(desired, live, options);
+      if (desired.kind === 'Deployment') patchedAt = performance.now();
+      return outcome;
+    },
+  });
+  const kubeTarget = () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(env.KUBECONFIG!);
+    return timed(createKubernetesTarget({ kubeConfig, namespace: settings.namespace }));
+  };
+  const runtime = createLocalRuntime(settings, logger, settings.target.kind === 'kubernetes' ? { target: kubeTarget() } : {});
   const reports: StepReport[] = [];
   runtime.onReport((report) => void reports.push(report));
   const intake = createIntakeHandler(settings, { queue: runtime.queue, logger });
@@ -94,7 +115,9 @@ async function handlerLatency(env: Record<string, string>, digests: string[]) {
     const response = await fetch(`${server.url}${path}`, { method: 'POST', body, headers });
     return { status: response.status, json: (await response.json()) as { accepted?: string; ignored?: string; error?: string } };
   };
-  const pushBody = (n: number) => distributionPush(n, digests[n]);
+  // The registry KFM_IMAGE names (the real one behind its timing proxy on the Kubernetes runs): intake ignores pushes from another.
+  const imageRegistry = env.KFM_IMAGE!.slice(0, env.KFM_IMAGE!.indexOf('/'));
+  const pushBody = (n: number) => distributionPush(n, digests[n], imageRegistry);
   const changesOf = (id: string | undefined) => reports.filter((r) => r.id === id).flatMap((r) => r.changes);
 
   const config = await post('/webhooks/config', configBody(), configHeaders);
@@ -104,10 +127,11 @@ async function handlerLatency(env: Record<string, string>, digests: string[]) {
   const totals: number[] = [];
   const overheads: number[] = [];
   for (let n = 1; n <= pushes + 3; n++) {
+    patchedAt = undefined;
     const start = performance.now();
     const answer = await post('/webhooks/registry/distribution', pushBody(n), pushHeaders);
     await runtime.queue.drain();
-    const end = performance.now();
+    const end = patchedAt ?? performance.now(); // the Deployment write's acknowledgement (Kubernetes), else the drained queue
     const patched = changesOf(answer.json.accepted).some((c) => c.kind === 'Deployment' && c.outcome !== 'unchanged');
     if (answer.status !== 202 || !patched) failures.push(`push ${n}: ${answer.status} ${JSON.stringify(answer.json).slice(0, 200)} ${JSON.stringify(changesOf(answer.json.accepted))}`);
     if (n <= 3) continue; // warm-up: the first events load the lazy chunks and open connections

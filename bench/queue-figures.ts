@@ -1,5 +1,5 @@
 // Issue 10's figures (durable intake), for bench/run.ts, measured in the same run:
-// - intake's cold init on Lambda (bundled intake.cjs, KFM_QUEUE_URL set to a FIFO URL
+// - intake's cold init on Lambda (bundled intake.cjs, Lambda's own variables, KFM_QUEUE_URL set to a FIFO URL
 //   nothing listens on: it takes the SQS path, and an ignored push or a failed
 //   authentication sends nothing), as a ratio to `node -e 0` (target ≤ 1.5×);
 // - the worker's cold init on the EKS path as on Lambda (endpoint, CA and the role's
@@ -8,14 +8,16 @@
 //   same I/O (bench/eks-io-baseline.cjs: TLS to the same stand-in, the same reads and
 //   the same PATCH), target ≤ 1.5×;
 // - intake's answer, warm (target p99 ≤ 20 ms), and push→patch through the in-process
-//   queue (bench/intake-worker.ts).
+//   queue (bench/intake-worker.ts) and through moto's SQS (bench/moto-worker.ts);
+// - with Node 22 installed (tools/node22, the Lambda runtime's major), the two cold inits again
+//   on it, and intake's with a warm compile cache (for information only: see below).
 import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
-import { measureColdStarts, type ColdCase } from './cold-start.js';
+import { measureColdStarts, type ColdCase, type ColdStart } from './cold-start.js';
 import { startEksStandIn, type RecordedRequest } from './eks-stand-in.js';
 import { configCommand, httpEvent, pushCommand, sqsBatch } from './events.js';
 import { median, ms, percentile } from './stats.js';
@@ -32,10 +34,12 @@ export interface Figures {
   step(text: string): void;
   bundles: Record<string, string>;
   runs: number;
+  /** A Node 22 binary (the Lambda runtime's major), when installed: the cold starts again on it, for information. */
+  node22?: string;
 }
 
-const ratio = (cold: { ratio: number; medianMs: number; baselineMs: number }, baseline: string) =>
-  `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)} for ${baseline})`;
+const ratio = (cold: ColdStart, baseline: string) =>
+  `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)} for ${baseline}); CPU ${cold.cpu.ratio.toFixed(2)}× (${ms(cold.cpu.medianMs)} vs ${ms(cold.cpu.baselineMs)})`;
 const p = (values: number[], digits = 1) => `p50 ${median(values).toFixed(digits)} ms / p99 ${percentile(values, 99).toFixed(digits)} ms`;
 
 /** Runs the worker bundle once in a fresh process (as test/support/invoke-bundle.cjs does), asynchronously: a peer may live in this process. */
@@ -51,7 +55,7 @@ async function invokeWorker(bundle: string, event: unknown, env: Record<string, 
 
 const requestKey = (r: Pick<RecordedRequest, 'method' | 'path'>) => `${r.method} ${r.path}`;
 
-export async function queueFigures({ row, notes, step, bundles, runs }: Figures): Promise<void> {
+export async function queueFigures({ row, notes, step, bundles, runs, node22 }: Figures): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'kfm-bench-queue-'));
   try {
     // The deployer's state as a first step leaves it (image fetched, no MySQL yet): the stand-in serves it.
@@ -75,9 +79,15 @@ export async function queueFigures({ row, notes, step, bundles, runs }: Figures)
       const described = Object.entries(io.reduce<Record<string, number>>((count, r) => ({ ...count, [r.method]: (count[r.method] ?? 0) + 1 }), {})).map(([m, n]) => `${n} ${m}`).join(' + ');
 
       step(`cold starts: ${runs} rounds of intake on the SQS path (vs node -e 0) and the worker on EKS (vs a script doing its I/O: ${described})`);
-      // As Lambda sets it up: the queue's URL, the function's name (so Powertools Metrics writes its EMF line);
-      // the credentials in the environment (a store's round trip at cold start is not intake's code).
-      const lambdaIntake = { KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', AWS_LAMBDA_FUNCTION_NAME: 'kfm-bench-intake', KFM_IMAGE: 'registry.example:5000/another/repository:v1' };
+      // As Lambda sets it up: the queue's URL, the function's name (so Powertools Metrics writes its EMF line),
+      // the runtime's own variables that change what Powertools does (AWS_LAMBDA_INITIALIZATION_TYPE: a cold
+      // start, so the log line says cold_start and Metrics writes its ColdStart EMF line too; TZ as Lambda sets
+      // it); the credentials in the environment (a store's round trip at cold start is not intake's code).
+      const lambdaIntake = {
+        KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', KFM_IMAGE: 'registry.example:5000/another/repository:v1',
+        AWS_LAMBDA_FUNCTION_NAME: 'kfm-bench-intake', AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', TZ: ':UTC',
+      };
       const { AWS_LAMBDA_FUNCTION_NAME: _name, ...withoutMetrics } = lambdaIntake;
       const cases: ColdCase[] = [
         { name: 'intake on Lambda (KFM_QUEUE_URL, EMF metrics), an ignored push', bundle: bundles.intake!, route: 'intake', env: lambdaIntake },
@@ -97,6 +107,22 @@ export async function queueFigures({ row, notes, step, bundles, runs }: Figures)
       row(`cold init, ${worker!.name} (median of ${runs})`, ratio(worker!, 'the same I/O in a minimal script'), '≤ 1.5×', worker!.ratio <= 1.5 && worker!.failures.length === 0);
       for (const cold of [ignored!, noMetrics!, refused!, worker!]) {
         if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
+      }
+      // Lambda's runtime is nodejs22.x: the same cases on Node 22, when `npm run test:node22` has installed it.
+      if (node22) {
+        step(`the same cold starts on Node 22 (${node22})`);
+        // With Node 22's compile cache (NODE_COMPILE_CACHE, what module.enableCompileCache() turns on) warm from
+        // the first round: what V8's compilation costs intake. NOT a Lambda figure: the cache's files are keyed
+        // by the module's absolute path and its directory by the exact Node version and V8 flags, so a cache
+        // made at build time misses on /var/task, and a Lambda environment's /tmp starts empty: its one
+        // process never finds a cache of its own.
+        const cache = join(dir, 'compile-cache');
+        const cached: ColdCase = { ...cases[0]!, name: `${cases[0]!.name}, compile cache warm (not a Lambda cold start)`, env: { ...lambdaIntake, NODE_COMPILE_CACHE: cache } };
+        const on22 = await measureColdStarts([cases[0]!, cases[3]!, cached], runs, node22);
+        row(`cold init on Node 22, ${on22[0]!.name} (median of ${runs})`, ratio(on22[0]!, 'node22 -e 0'), '—');
+        row(`cold init on Node 22, ${on22[1]!.name} (median of ${runs})`, ratio(on22[1]!, 'the same I/O in a minimal script on Node 22'), '—');
+        row(`cold init on Node 22, ${on22[2]!.name} (median of ${runs})`, ratio(on22[2]!, 'node22 -e 0'), '—');
+        for (const cold of on22) if (cold.failures.length) notes.push(`cold ${cold.name} on Node 22: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
       }
       // Same I/O: every worker run and every baseline run sent exactly the probe's requests.
       const expected = io.map(requestKey).sort().join('\n');
@@ -120,6 +146,25 @@ export async function queueFigures({ row, notes, step, bundles, runs }: Figures)
     row(`intake answer, warm, ${overHttp.length} pushes behind the local HTTP server (no-op queue)`, p(overHttp, 2), '—');
     row(`push→patch through the in-process queue, directory target (intake call → drain → Deployment file), ${patched.length} pushes`, p(patched), 'p99 ≤ 50 ms', failures.length === 0 && percentile(patched, 99) <= 50);
     if (failures.length) notes.push(`intake/queue: ${failures.length} failures, first: ${failures[0]}`);
+
+    const motoPushes = process.env.KFM_BENCH_PUSHES ?? '100';
+    step(`push→patch through moto's SQS (test/support/moto.ts): ${motoPushes} pushes`);
+    const motoOut = join(dir, 'moto.json');
+    const viaMoto = spawnSync(process.execPath, ['--no-warnings', '--import', 'tsx', join(import.meta.dirname, 'moto-worker.ts'), motoOut, motoPushes], {
+      cwd: root, encoding: 'utf8', timeout: 600_000,
+    });
+    const moto = viaMoto.status === 0 || viaMoto.status === 3
+      ? JSON.parse(readFileSync(motoOut, 'utf8')) as Partial<Record<'patched' | 'answers' | 'transits', number[]>> & { failures?: string[]; missing?: string }
+      : { failures: [`bench/moto-worker.ts failed (exit ${viaMoto.status}): ${viaMoto.stderr.slice(-500)}`] };
+    if (moto.missing) {
+      notes.push(`push→patch through moto's SQS not measured: ${moto.missing} is missing.`);
+    } else if (moto.patched && moto.answers && moto.transits) {
+      const fine = !moto.failures?.length && moto.patched.length === Number(motoPushes);
+      row(`push→patch through moto's SQS, directory target (intake call → SendMessage → long-poll ReceiveMessage → worker step → Deployment file), ${moto.patched.length} pushes`, p(moto.patched), '—', fine ? undefined : false);
+      row(`  of which intake's answer (its SendMessage to moto included)`, p(moto.answers), '—');
+      row(`  of which the queue (SendMessage answered → the batch in the worker's hands)`, p(moto.transits), '—');
+    }
+    if (moto.failures?.length) notes.push(`moto's SQS: ${moto.failures.length} failures, first: ${moto.failures[0]}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -2,8 +2,11 @@
 // Builds the bundles (scripts/build.mjs), then measures cold init, bundle
 // sizes, push→patch latency (directory target; a real Kubernetes API server +
 // real registry, through the handlers and, warm, the worker's step alone),
-// writes for duplicate deliveries (the API server's audit log), and ECR token calls. Misses are
-// printed as FAIL, but the exit code stays 0: the machines are noisy.
+// writes for duplicate deliveries (the API server's audit log), ECR token calls, issue 10's figures
+// (bench/queue-figures.ts: intake and the worker cold as on Lambda, intake's warm answer, push→patch
+// through the in-process queue and through moto's SQS) and issue 12's cold-start cost of each library
+// on intake's path (bench/library-costs.ts). Misses are printed as FAIL, but the exit code stays 0:
+// the machines are noisy.
 // KFM_BENCH_RUNS (cold starts per handler, default 15), KFM_BENCH_PUSHES
 // (latency samples, default 200 dir / 100 kube) tune the run length.
 import { spawnSync } from 'node:child_process';
@@ -14,6 +17,7 @@ import { startControlPlane } from '../test/support/control-plane.js';
 import { startAwsStandIn } from '../test/support/aws-stand-in.js';
 import { measureColdStarts, type ColdCase } from './cold-start.js';
 import { queueFigures } from './queue-figures.js';
+import { LIBRARIES, measureLibraryCosts } from './library-costs.js';
 import { median, ms, percentile } from './stats.js';
 
 const root = join(import.meta.dirname, '..');
@@ -73,7 +77,7 @@ try {
   });
   for (const cold of await measureColdStarts(cases, runs)) {
     const info = cold.name.includes('kubernetes') || cold.name.includes('no queue');
-    const figure = `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`;
+    const figure = `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)}); CPU ${cold.cpu.ratio.toFixed(2)}×`;
     row(`cold init, ${cold.name} (median of ${runs}, ratio to node -e 0)`, figure, info ? '—' : '≤ 2.0×', info ? undefined : cold.ratio <= 2 && cold.failures.length === 0);
     if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
   }
@@ -81,7 +85,7 @@ try {
   if (existsSync(NODE22)) {
     step(`cold starts on Node 22 (${NODE22})`);
     for (const cold of await measureColdStarts(cases.slice(0, HANDLERS.length), runs, NODE22)) {
-      row(`cold init on Node 22, ${cold.name} (median of ${runs}, ratio to node22 -e 0)`, `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)})`, '—');
+      row(`cold init on Node 22, ${cold.name} (median of ${runs}, ratio to node22 -e 0)`, `${cold.ratio.toFixed(2)}× (${ms(cold.medianMs)} vs ${ms(cold.baselineMs)}); CPU ${cold.cpu.ratio.toFixed(2)}×`, '—');
       if (cold.failures.length) notes.push(`cold ${cold.name} on Node 22: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
     }
   } else {
@@ -137,7 +141,16 @@ for (const [mode, label, samples] of [['dir', 'directory target', pushes || 200]
 }
 
 // Issue 10: intake on Lambda and the worker on EKS (cold), intake's warm answer, push→patch through the in-process queue.
-await queueFigures({ row, notes, step, bundles, runs });
+await queueFigures({ row, notes, step, bundles, runs, node22: existsSync(NODE22) ? NODE22 : undefined });
+
+// Short processes (an empty one is ~25 ms of CPU): more rounds than the handlers' cold starts, so a few ms show.
+const libraryRounds = Math.max(runs, 41);
+step(`library cold-start costs: ${libraryRounds} rounds of ${LIBRARIES.length} one-library scripts vs an empty one (bench/library-costs.ts)`);
+for (const cost of await measureLibraryCosts(libraryRounds)) {
+  const added = `${cost.addedMs < 0 ? '−' : '+'}${ms(Math.abs(cost.addedMs))}`;
+  row(`cold-start cost of ${cost.name} (CPU time of a fresh process minus an empty script's, median of ${libraryRounds})`, `${added} (${(cost.addedMs / cost.baselineMs * 100).toFixed(0)}% of the empty script's ${ms(cost.baselineMs)})`, '—');
+  if (cost.failures) notes.push(`library cost ${cost.name}: ${cost.failures} runs failed`);
+}
 
 step(`ECR: ${DUPLICATES} EventBridge events, 10 at a time`);
 const ecr = worker<{ events: number; calls: number; lookups: number; unauthenticated: number; outcomes: Record<string, number> }>('ecr-worker.ts', ['<out>', String(DUPLICATES)]);
