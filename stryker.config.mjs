@@ -34,6 +34,7 @@ export default {
     '!src/app/runtime.ts',
     '!src/app/local-runtime.ts',
     '!src/app/process-defaults.ts',
+    '!src/app/kubernetes-adapters.ts',
   ],
   // What the sandbox does not need (a smaller copy, a faster start).
   ignorePatterns: ['.kfm', '.cluster', '.scratch', '.serverless', '.esbuild', 'dist', 'coverage', 'reports', 'tools/node22/node_modules'],

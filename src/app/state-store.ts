@@ -36,5 +36,6 @@ export function readStateObject(object: KubeObject | undefined): CharmState | un
   const parsed = charmStateSchema().safeParse(json); // the schema's lazy() applies the zod settings
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
+  // Stryker disable next-line OptionalChaining,Regex: equivalent, a failed parse has at least one issue, with a path and a message; zod's own messages start with "Invalid input: " when they have it at all
   throw unreadable(`${[KEY, ...(issue?.path ?? [])].map(String).join('.')}: ${(issue?.message ?? 'invalid').replace(/^Invalid input: /, '')}`);
 }

@@ -87,6 +87,7 @@ export const dockerResourceRules: Rule<StepContext>[] = [
     name: 'docker-resource.auto-fetch',
     whenNot: AUTO_FETCH.map((name) => flag.resource(name, 'fetched')),
     run: function autoFetch(context) {
+      // Stryker disable next-line ConditionalExpression,StringLiteral: equivalent, the rule runs only when no AUTO_FETCH resource is fetched (whenNot), so the check holds for each name
       for (const name of AUTO_FETCH) if (!context.flags.has(flag.resource(name, 'fetched'))) queueFetch(context, name);
     },
   },

@@ -31,6 +31,7 @@ export function tagAllowed(policy: TagPolicy, tag: string): boolean {
       return tag === policy.tag;
     case 'semver': {
       const version = semver.valid(tag, { loose: true });
+      // Stryker disable next-line ConditionalExpression: equivalent for `version !== null` → true, semver.satisfies(null, …) is false (the other two on this line are killed, and ignored with it)
       return version !== null && semver.satisfies(version, policy.range, { loose: true });
     }
     case 'regex':
@@ -60,6 +61,7 @@ export function isUpgrade(policy: TagPolicy, deployed: Candidate | undefined, ca
 /** Newest first: semver where both tags are versions, else natural order (`v10` after `v9`). */
 function compareTags(a: string, b: string): number {
   const [va, vb] = [semver.valid(a, { loose: true }), semver.valid(b, { loose: true })];
+  // Stryker disable next-line ObjectLiteral,BooleanLiteral: equivalent, va and vb are semver.valid()'s clean versions, which compare alike loose or strict
   if (va && vb) return semver.compare(vb, va, { loose: true });
   return b.localeCompare(a, 'en', { numeric: true });
 }
