@@ -49,8 +49,7 @@ export function runToFixpoint<C extends FlagContext>(
     // Stryker disable next-line ArrayDeclaration: equivalent, a phantom flag is never set: it adds the same '0' to every snapshot of the rule
     [...(rule.when ?? []), ...(rule.whenNot ?? []), ...(rule.whenAny ?? [])]
       .map((flag) => (context.flags.has(flag) ? '1' : '0'))
-      // Stryker disable next-line StringLiteral: equivalent, a rule's snapshot has a fixed length of '0'/'1' digits, so any separator compares alike
-      .join('');
+      .join(/* Stryker disable next-line StringLiteral: equivalent, a rule's snapshot is a fixed number of '0'/'1' digits, so any separator compares alike */ '');
 
   const nextRule = (): Rule<C> | undefined =>
     rules.find((rule) => ruleApplies(rule, context.flags) && seenAt.get(rule) !== watchedState(rule));

@@ -48,3 +48,26 @@ describe('POST /webhooks/config refusals', () => {
     expect(refusal(withMysql({ passwordSecretRef: { name: 'mysql-root', key: 'password' } })).field).toBe('relations.mysql.passwordSecretRef');
   });
 });
+
+describe('what the patterns let through', () => {
+  const accepted = (fields: Record<string, unknown>) => refusal(withMysql(fields)).message === 'accepted';
+
+  it('host names with one-letter labels, IPv4, bare and bracketed IPv6 literals', () => {
+    for (const host of ['m', 'mysql.k', 'mysql.kubeflow.svc', '10.0.0.1', '::1', 'fe80::1', '[::1]', '[fe80::1:2]']) {
+      expect([host, accepted({ host })]).toEqual([host, true]);
+    }
+    for (const host of ['-mysql', 'mysql-', 'mysql..k', '[::1', '[mysql]', 'mysql.k/x']) {
+      expect([host, accepted({ host })]).toEqual([host, false]);
+    }
+  });
+
+  it('Secret names as the API server takes them (a DNS subdomain), and only those', () => {
+    const refAccepted = (name: string) => refusal(byRef({ name, key: 'password' })).message === 'accepted';
+    for (const name of ['m', 'mysql-root', 'mysql.a', 'mysql.root', 'a.b.c', 'db-1.mysql-root.x9']) {
+      expect([name, refAccepted(name)]).toEqual([name, true]);
+    }
+    for (const name of ['mysql-', 'mysql.', 'mysql.-root', 'mysql.root-', '.mysql', 'mysql_root', 'mysql/root']) {
+      expect([name, refAccepted(name)]).toEqual([name, false]);
+    }
+  });
+});

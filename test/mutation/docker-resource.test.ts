@@ -85,3 +85,22 @@ describe('a failed fetch is no change', () => {
     expect(result.flagsAtFixpoint).not.toContain(flagOf('oci-image', 'available'));
   });
 });
+
+describe('the layer’s handlers in the step’s trace', () => {
+  const layerRules = (trace: string[]) => trace.filter((name) => name.startsWith('docker-resource.'));
+
+  it('a first step auto-fetches the image, processes the queue, then checks the credentials of what is available', () => {
+    const result = step(undefined, inputs({ mysql: MYSQL, fetched: { 'oci-image': ok(DIGEST_A) } }));
+    expect(layerRules(result.trace)).toEqual(['docker-resource.auto-fetch', 'docker-resource.process-pending', 'docker-resource.refetch-lost-credentials']);
+  });
+
+  it('an upgrade re-fetches, checks the credentials, then processes the queue', () => {
+    const result = step(started(), inputs({ hook: 'upgrade-charm', fetched: { 'oci-image': ok(DIGEST_B) }, live }));
+    expect(layerRules(result.trace)).toEqual(['docker-resource.refetch-on-upgrade', 'docker-resource.refetch-lost-credentials', 'docker-resource.process-pending']);
+  });
+
+  it('a step with the image fetched and nothing queued only checks the credentials: no fetch, no queue', () => {
+    const result = step(started(), inputs({ mysql: MYSQL, live }));
+    expect(layerRules(result.trace)).toEqual(['docker-resource.refetch-lost-credentials']);
+  });
+});
