@@ -91,6 +91,9 @@ describe('a rollout, followed', () => {
     expect(report.rollout).toMatchObject({ state: 'complete', revert: true, digest: digest('1.0.0') });
     expect(s.deployed()).toBe(pinned('1.0.0'));
     expect(s.looks).toHaveLength(3);
+    // The report lists the writes of every step it ran: the push, the revert (the failure's step), the revert's verdict
+    // (each claim restamps every object with its generation).
+    expect(report.changes.filter((c) => c.kind === 'Deployment').map((c) => c.outcome)).toEqual(['patched', 'patched', 'patched']);
     const status = await s.deployer.status();
     expect(status.quarantine).toEqual({ [digest('1.1.0')]: { reason: 'pod p CrashLoopBackOff', at: expect.any(String), tag: '1.1.0' } });
     expect(s.told).toEqual(['ImageUpdated', 'RolloutComplete', 'ImageUpdated', 'RolloutFailed', 'Quarantined', 'Reverted', 'RolloutComplete']);
@@ -179,6 +182,20 @@ describe('people in control', () => {
     expect((await s.deployer.status()).control).toEqual({});
     expect(s.deployed()).toBe(pinned('1.1.0'));
     expect(s.told).toEqual(expect.arrayContaining(['Unpinned']));
+  });
+
+  it('unpin while suspended lifts the pin (the image stays: still suspended); resume while pinned keeps the pin', async () => {
+    const s = setup({ observer: false });
+    await s.deployer.run(MYSQL, { id: 'c' });
+    await s.deployer.run({ hook: 'upgrade-charm', control: { pin: { tag: '1.0.0' } } }, { id: 'pin' });
+    await s.deployer.run({ hook: 'update-status', control: { suspend: true } }, { id: 's' });
+    await s.deployer.run({ hook: 'upgrade-charm', control: { unpin: true } }, { id: 'unpin' });
+    expect((await s.deployer.status()).control).toEqual({ suspended: true });
+    expect(s.deployed()).toBe(pinned('1.0.0'));
+    await s.deployer.run({ hook: 'upgrade-charm', control: { pin: { tag: '1.0.0' } } }, { id: 'pin-2' });
+    await s.deployer.run({ hook: 'upgrade-charm', control: { resume: true } }, { id: 'resume' });
+    expect((await s.deployer.status()).control).toEqual({ pin: { tag: '1.0.0' } });
+    expect(s.deployed()).toBe(pinned('1.0.0'));
   });
 
   it('suspend: config still applies, pushes are ignored; resume: the refresh catches up', async () => {

@@ -15,7 +15,7 @@ import type { ResourceFetcher } from '../resource/port.js';
 import { GiveUp, withRetry, type Failure } from '../retry.js';
 import type { CallOptions, Target } from '../targets/port.js';
 import { claimAndWrite, type Change } from './apply.js';
-import { fetchesFor, planStep, quarantined, selectTrigger, type Planned, type Selection, type Trigger } from './plan.js';
+import { fetchesFor, planStep, quarantined, selectTrigger, standingControl, type Planned, type Selection, type Trigger } from './plan.js';
 import { changeCauseOf, describeTrigger, followRollout, providerOf, verdictReason, type Announcer } from './rollout-step.js';
 import { flag } from '../charm/context.js';
 import type { RolloutObserver } from '../rollout/port.js';
@@ -140,9 +140,8 @@ export function createDeployer(deps: DeployerDeps) {
   /** A refresh under a semver or regex policy deploys the newest allowed tag: the registry is asked once per event. */
   async function refreshTrigger(trigger: Trigger, snapshot: Snapshot, progress: Progress): Promise<Trigger> {
     if (trigger.hook !== 'upgrade-charm' || trigger.pushes || deps.tagPolicy.kind === 'track' || !deps.fetcher.listTags) return trigger;
-    const control = snapshot.state?.control;
-    const unpinned = trigger.control && ('unpin' in trigger.control || 'resume' in trigger.control);
-    if ((control?.pin || control?.suspended || (trigger.control && 'pin' in trigger.control)) && !unpinned) return trigger; // the pin or the deployed digest
+    const { pin, suspended } = standingControl(trigger, snapshot.state);
+    if (pin || suspended) return trigger; // the pin, or the deployed digest: no tag to choose
     progress.tags ??= deps.fetcher.listTags(deps.image).catch((error: unknown) => {
       if (!(error instanceof FetchError)) throw error;
       deps.logger.warn('tag listing failed: refreshing the deployed tag', { reason: error.message });
@@ -215,35 +214,37 @@ export function createDeployer(deps: DeployerDeps) {
   async function run(trigger: Trigger, options: RunOptions = {}): Promise<StepReport> {
     const id = options.id ?? `direct-${process.pid}-${(sequence += 1)}`;
     const description = options.trigger ?? describeTrigger(trigger);
-    let result = await runStep(trigger, id, description, options);
-    const first = result;
+    const steps = [await runStep(trigger, id, description, options)];
+    const first = steps[0]!;
     let checkLater: string | undefined;
     // Follow the rollout this step left standing (a revert starts one more): at most a verdict and its revert's.
     for (let looks = 0; deps.observer && !first.selection.stale && looks < 3; looks++) {
-      const rollout = result.planned.state.rollout;
-      if (!rollout || !result.planned.state.flags.includes(flag.rollingOut)) break;
+      const { state } = steps.at(-1)!.planned;
+      if (!state.rollout || !state.flags.includes(flag.rollingOut)) break;
+      const { rollout } = state;
       const observed = await followRollout(deps.observer, rollout.since, options.deadline, deps.logger);
       if (observed.state === 'progressing') {
         // Out of time: a later invocation looks again, while the controller may still decide it.
-        if (observed.outOfTime && Date.now() - Date.parse(rollout.since) < checkWindowMs) checkLater = rollout.id;
+        if (observed.outOfTime && now().getTime() - Date.parse(rollout.since) < checkWindowMs) checkLater = rollout.id;
         break;
       }
       const verdict = { state: observed.state, ...(observed.reason ? { reason: observed.reason } : {}) };
-      result = await runStep({ hook: 'update-status', check: rollout.id, verdict }, id, description, options);
+      steps.push(await runStep({ hook: 'update-status', check: rollout.id, verdict }, id, description, options));
     }
-    const { planned, applied } = result;
+    const last = steps.at(-1)!;
+    const { planned } = last;
     // The trigger's own selection: a push ignored stays ignored, whatever the rollout did after it.
     const { selection } = first;
     return {
       id,
-      outcome: first.outcome === 'applied' ? result.outcome : first.outcome,
-      reason: result === first ? first.reason : result.reason ?? first.reason,
+      outcome: first.outcome === 'applied' ? last.outcome : first.outcome,
+      reason: last.reason ?? first.reason,
       status: planned.status,
-      statusHistory: [...first.planned.statusHistory, ...(result === first ? [] : planned.statusHistory)],
+      statusHistory: steps.flatMap((step) => step.planned.statusHistory),
       flags: planned.flags,
       resources: resourcesView(planned.state.resources),
       failures: planned.state.failures,
-      changes: result === first ? applied.changes : [...first.applied.changes, ...applied.changes],
+      changes: steps.flatMap((step) => step.applied.changes),
       ignored: selection.ignored,
       skipped: selection.skip,
       rollout: rolloutView(planned.state),

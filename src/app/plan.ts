@@ -64,21 +64,28 @@ export function selectTrigger(trigger: Trigger, snapshot: Snapshot, options: Pla
   const state = snapshot.state;
   if (trigger.hook === 'update-status') return selectStatusUpdate(trigger, state);
   const { control } = trigger;
-  if (control && 'pin' in control) return { hook: trigger.hook, ...control.pin, explicit: true, control, ignored: [], skip: false };
-  // unpin and resume give the policy back at once: a refresh with the control applied.
-  const pin = control && 'unpin' in control ? undefined : state?.control.pin;
-  const suspended = control && 'resume' in control ? false : state?.control.suspended === true;
+  const selection = selectUpgrade(trigger, state, standingControl(trigger, state), options);
+  return control ? { ...selection, control } : selection;
+}
+
+/** The pin and suspension a resource update acts under: the stored ones, as its own control request leaves them. */
+export function standingControl(trigger: Extract<Trigger, { hook: 'upgrade-charm' }>, state: CharmState | undefined): CharmState['control'] {
+  return applyControl(state ?? initialState(), trigger.control).control;
+}
+
+function selectUpgrade(trigger: Extract<Trigger, { hook: 'upgrade-charm' }>, state: CharmState | undefined, { pin, suspended }: CharmState['control'], options: PlanOptions): Selection {
   if (trigger.pushes) {
     if (suspended) return skipped(trigger.hook, 'automation is suspended (POST /control {"resume": true})');
     if (pin) return skipped(trigger.hook, `pinned to ${describePin(pin)} (POST /control {"unpin": true})`);
     const selection = selectPush(trigger.pushes, options.image, options.tagPolicy, state?.resources['oci-image']);
-    return { hook: trigger.hook, push: selection.chosen, ignored: selection.ignored, skip: !selection.chosen, ...(control ? { control } : {}) };
+    return { hook: trigger.hook, push: selection.chosen, ignored: selection.ignored, skip: !selection.chosen };
   }
-  // A refresh re-resolves the pin, or while suspended the deployed digest: credentials renew, the image stays.
+  // A pin (a request's own, or the stored one) is deployed as named; while suspended a refresh re-resolves
+  // the deployed digest: credentials renew, the image stays; unpin and resume give the policy back at once.
   const deployed = state?.resources['oci-image'];
-  if (pin) return { hook: trigger.hook, ...pin, explicit: true, ignored: [], skip: false, ...(control ? { control } : {}) };
+  if (pin) return { hook: trigger.hook, ...pin, explicit: true, ignored: [], skip: false };
   if (suspended && deployed) return { hook: trigger.hook, tag: deployed.tag, digest: deployed.digest, ignored: [], skip: false };
-  return { hook: trigger.hook, tag: trigger.tag, ignored: [], skip: false, ...(control ? { control } : {}) };
+  return { hook: trigger.hook, tag: trigger.tag, ignored: [], skip: false };
 }
 
 /** The state as a control request leaves it (pure); the step then runs on it. */

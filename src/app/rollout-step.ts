@@ -85,8 +85,8 @@ export function createAnnouncer(options: AnnouncerOptions): Announcer {
         options.logger.info('step told', { reason: event.reason, summary: event.summary });
       }
       if (!options.notifier) return;
+      const reverted = events.some((other) => other.reason === 'Reverted');
       for (const event of events.filter(isVerdict)) {
-        const reverted = events.some((other) => other.reason === 'Reverted');
         const results = await options.notifier.notify({
           id: `${trigger.eventId ?? 'step'}:${event.reason}:${after.rollout?.since ?? ''}`, event: event.reason, namespace: options.namespace, app: options.app,
           summary: `${event.summary ?? event.reason}${reverted ? '; reverted to the last Available image' : ''}`,
