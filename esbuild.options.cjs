@@ -45,8 +45,9 @@ const SQS_CHUNK = { file: 'kfm-aws-sqs.cjs', entry: 'kfm-aws-sqs', options: AWS_
 const CHUNKS = [
   { specifier: './kubernetes-adapters.js', importers: [join('src', 'app', 'runtime.ts')], file: 'kfm-kubernetes.cjs', entry: join(root, 'src', 'app', 'kubernetes-adapters.ts'), plugins: () => [kubeConfigOnly()] },
   // The embedded default (no KFM_QUEUE_URL): the in-process queue, the worker and the deployer behind it.
-  // On Lambda intake never loads it, and status reads through its own deployer.
-  { specifier: '../src/app/local-runtime.js', importers: [join('handlers', 'intake.ts'), join('handlers', 'status.ts')], file: 'kfm-local-runtime.cjs', entry: join(root, 'src', 'app', 'local-runtime.ts') },
+  // On Lambda intake never loads it; status reads through its deployer only when intake started it in
+  // the same process (src/app/runtime.ts's localDeployerOf), and never loads it.
+  { specifier: '../src/app/local-runtime.js', importers: [join('handlers', 'intake.ts')], file: 'kfm-local-runtime.cjs', entry: join(root, 'src', 'app', 'local-runtime.ts') },
   // The SQS adapter (KFM_QUEUE_URL set), built on intake's first send.
   { ...SQS_CHUNK, specifier: '@aws-sdk/client-sqs', importers: [join('src', 'app', 'runtime.ts')] },
   { ...SQS_CHUNK, specifier: '../queue/sqs.js', importers: [join('src', 'app', 'runtime.ts')] },
@@ -64,11 +65,11 @@ const CHUNKS = [
     contents: "export * from '@aws-lambda-powertools/tracer';" },
   // Inside the Kubernetes chunk: EKS only (token signing, the AWS credential chain, DescribeCluster), so a
   // kubeconfig or in-cluster connection does not compile the AWS SDK.
-  { specifier: './eks.js', importers: [join('src', 'targets', 'kubernetes', 'connection.ts')], file: 'kfm-eks.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'eks.ts'), options: AWS_ESM },
+  { specifier: './eks.js', importers: [join('src', 'targets', 'kubernetes', 'connection.ts')], file: 'kfm-eks.cjs', entry: join(root, 'src', 'targets', 'kubernetes', 'eks.ts'), options: AWS_ESM, plugins: () => [sdkCoreWithoutSideEffects()] },
   // Inside the EKS chunk: the env credential provider; the AWS SDK's default chain (only without
   // credentials in the environment, i.e. not on Lambda); the EKS client (only without KFM_EKS_ENDPOINT
   // and KFM_EKS_CA).
-  { specifier: '@aws-sdk/credential-provider-env', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-credentials-env.cjs', entry: '@aws-sdk/credential-provider-env', options: AWS_ESM },
+  { specifier: '@aws-sdk/credential-provider-env', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-credentials-env.cjs', entry: '@aws-sdk/credential-provider-env', options: AWS_ESM, plugins: () => [sdkCoreWithoutSideEffects()] },
   { specifier: '@aws-sdk/credential-provider-node', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-credentials.cjs', entry: '@aws-sdk/credential-provider-node', options: AWS_ESM },
   { specifier: '@aws-sdk/client-eks', importers: [join('src', 'targets', 'kubernetes', 'eks.ts')], file: 'kfm-aws-eks.cjs', entry: '@aws-sdk/client-eks', options: AWS_ESM },
 ];
@@ -266,7 +267,9 @@ function lazyChunks() {
  * its config module imports the generated API's index for makeApiClient (every model class: 350 KB
  * minified, kept because their static fields count as side effects) and node-fetch for the Headers of
  * applyToFetchOptions (whatwg-url and tr46's Unicode tables: 280 KB). Neither method is called: the
- * first becomes a stub that says so, the second gets Node's own Headers.
+ * first becomes a stub that says so, the second gets Node's own Headers. node:child_process serves only
+ * kubeconfigs with exec, gcp or azure auth (and WSL paths); its four default imports, each copied into
+ * an ES namespace at load, and the module itself cost an EKS cold start ~1 ms: it is required on use.
  */
 function kubeConfigOnly() {
   const config = /[\\/]node_modules[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]config\.js$/;
@@ -275,13 +278,41 @@ function kubeConfigOnly() {
       + 'export const createConfiguration = missing;\nexport class ServerConfiguration { constructor() { missing(); } }',
     // Looked up on use: reading globalThis.Headers loads Node's fetch (undici), 6 ms at cold start.
     'node-fetch': 'export class Headers { constructor(init) { return new globalThis.Headers(init); } }',
+    'node:child_process': 'const cp = () => require("node:child_process");\n'
+      + 'export default { spawn: (...a) => cp().spawn(...a), spawnSync: (...a) => cp().spawnSync(...a), execSync: (...a) => cp().execSync(...a) };',
   };
+  const dist = /[\\/]node_modules[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/;
   return {
     name: 'kfm-kube-config-only',
     setup(b) {
       b.onResolve({ filter: /^(\.\/gen\/index\.js|node-fetch)$/ }, (args) =>
         (config.test(args.importer) ? { path: args.path, namespace: 'kfm-kube-stub' } : undefined));
+      b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+        (dist.test(args.importer) ? { path: args.path, namespace: 'kfm-kube-stub' } : undefined));
       b.onLoad({ filter: /.*/, namespace: 'kfm-kube-stub' }, (args) => ({ contents: stubs[args.path], loader: 'js' }));
+    },
+  };
+}
+
+/**
+ * The EKS chunks (the signer, the env credential provider: on the worker's cold path on Lambda) import a
+ * few functions through the barrels of @aws-sdk/core and @smithy/core (`@aws-sdk/core/client`,
+ * `@smithy/core/config`), whose packages do not declare themselves free of side effects, so esbuild
+ * kept every module of those barrels: the env provider's chunk was 19 KB (partition tables, endpoint
+ * middleware, INI parsing, node:fs/promises) for 2 KB of its own. Their modules only define and
+ * export; marked so, what nothing imports is left out. Only for these chunks: the clients (SQS, ECR,
+ * EKS, SSM) are built as they come.
+ */
+function sdkCoreWithoutSideEffects() {
+  const core = /[\\/]node_modules[\\/]@(aws-sdk|smithy)[\\/]core[\\/]/;
+  return {
+    name: 'kfm-sdk-core-without-side-effects',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, async (args) => {
+        if ((typeof args.pluginData === 'string' && args.pluginData.startsWith('kfm')) || !args.importer.includes(`${sep}node_modules${sep}`)) return undefined; // our own b.resolve()s
+        const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'kfm-sdk-core' });
+        return found.errors.length === 0 && !found.external && core.test(found.path) ? { ...found, sideEffects: false } : undefined;
+      });
     },
   };
 }

@@ -2,7 +2,7 @@
 import type { Context } from 'aws-lambda';
 import type { Settings } from '../src/settings/settings.js';
 import type { Logger } from '../src/log.js';
-import { lazyDeployer } from '../src/app/runtime.js';
+import { lazyDeployer, localDeployerOf } from '../src/app/runtime.js';
 import { httpStack } from '../src/http/stack.js';
 import { jsonResponse, type HttpEvent, type HttpResult } from '../src/http/types.js';
 import { defaultHandler } from '../src/app/process-defaults.js';
@@ -17,10 +17,14 @@ export function createStatusHandler(settings: Settings, adapters: StatusAdapters
     jsonResponse(200, await (await adapters.deployer()).status(() => context.getRemainingTimeInMillis())));
 }
 
-export const handler = defaultHandler<HttpEvent, HttpResult>('status', ({ settings, logger }) => {
-  // Locally (no queue), the same deployer as the in-process worker: it shows the outcomes held in memory too.
-  const deployer = settings.queueUrl
-    ? lazyDeployer(settings, logger)
-    : () => import('../src/app/local-runtime.js').then(({ localRuntime }) => localRuntime(settings, logger).deployer());
-  return createStatusHandler(settings, { deployer, logger });
-});
+/**
+ * Its own deployer; locally (no queue), the in-process worker's when one runs in this process (npm run
+ * serve), which shows the outcomes it holds in memory too. Asked on every call: intake may start it later.
+ */
+export function statusDeployer(settings: Settings, logger: Logger): StatusAdapters['deployer'] {
+  const own = lazyDeployer(settings, logger);
+  return settings.queueUrl ? own : () => (localDeployerOf(settings) ?? own)();
+}
+
+export const handler = defaultHandler<HttpEvent, HttpResult>('status', ({ settings, logger }) =>
+  createStatusHandler(settings, { deployer: statusDeployer(settings, logger), logger }));

@@ -297,6 +297,7 @@ describe('the embedded default (no KFM_QUEUE_URL): intake runs the in-process qu
     expect(push.loadedAtExit).not.toContain('kfm-aws-sqs.cjs');
     const status = await invoke('status', events('status.json'), env());
     expect(status.body.status.state).toBe('active');
+    expect(status.loadedAtExit).not.toContain('kfm-local-runtime.cjs'); // no in-process worker runs in its process
     const folder = join(target, 'kubeflow');
     const deployment = parse(await readFile(join(folder, 'deployment-kubeflow-metadata.yaml'), 'utf8'));
     expect(deployment.spec.template.spec.containers[0].image).toMatch(/@sha256:[0-9a-f]{64}$/);

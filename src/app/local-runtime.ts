@@ -7,7 +7,7 @@ import type { Logger } from '../log.js';
 import { createInProcessQueue } from '../queue/in-process.js';
 import type { CommandQueue } from '../queue/port.js';
 import { createWorker } from './worker.js';
-import { deadLetterDir, lazyDeployer, workloadGroup, writeDeadLetter, type ReportListener, type RuntimeOverrides } from './runtime.js';
+import { deadLetterDir, lazyDeployer, registerLocalDeployer, workloadGroup, writeDeadLetter, type ReportListener, type RuntimeOverrides } from './runtime.js';
 
 export interface LocalRuntime {
   queue: CommandQueue & { drain(): Promise<void> };
@@ -57,6 +57,7 @@ export function localRuntime(settings: Settings, logger: Logger): LocalRuntime {
   if (!runtime) {
     runtime = createLocalRuntime(settings, logger);
     runtimes.set(settings, runtime);
+    registerLocalDeployer(settings, runtime.deployer);
   }
   return runtime;
 }

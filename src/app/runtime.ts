@@ -84,6 +84,18 @@ export function lazyDeployer(settings: Settings, logger: Logger, overrides: Runt
   };
 }
 
+/**
+ * The deployer of the process's local runtime for these settings (src/app/local-runtime.ts registers it),
+ * if one runs here: GET /status then reads through it, and shows the outcomes its in-process worker holds.
+ * Looked up here, not in local-runtime.ts, so that a status function alone in its process (a Lambda, or
+ * `npm run invoke -- status`) need not load the in-process queue, worker and their deployer to learn that
+ * none runs.
+ */
+const localDeployers = new WeakMap<Settings, ReturnType<typeof lazyDeployer>>();
+export const localDeployerOf = (settings: Settings) => localDeployers.get(settings);
+export const registerLocalDeployer = (settings: Settings, deployer: ReturnType<typeof lazyDeployer>): void =>
+  void localDeployers.set(settings, deployer);
+
 /** The message group of a workload: one cluster's app is applied one step at a time. */
 export const workloadGroup = (settings: Pick<Settings, 'namespace' | 'app'>): string => `${settings.namespace}/${settings.app}`;
 

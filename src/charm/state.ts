@@ -17,16 +17,16 @@ export const configSchema = lazy(() =>
     'database-name': text(z.regex(DATABASE_NAME, 'must be a MySQL identifier: 1–64 letters, digits, "_" or "$"')),
   }));
 
-function resourceInfoSchema() {
-  return z.object({
+/** One instance for `resources` and `lastAvailable` (a zod schema may appear in several places). */
+const resourceInfoSchema = lazy(() =>
+  z.object({
     registryPath: z.string(),
     digest: z.string(),
     tag: z.optional(z.string()),
     pushedAt: z.optional(z.string()),
     /** Whether a pull Secret carries credentials for it (the Deployment then references it). */
     authenticated: z.boolean(),
-  });
-}
+  }));
 
 /** What became of one accepted event (the audit trail `GET /status` shows as `recent`). */
 function outcomeRecordSchema() {
