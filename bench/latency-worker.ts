@@ -108,7 +108,7 @@ async function handlerLatency(env: Record<string, string>, digests: string[]) {
   const reports: StepReport[] = [];
   runtime.onReport((report) => void reports.push(report));
   const intake = createIntakeHandler(settings, { queue: runtime.queue, logger });
-  const status = createStatusHandler(settings, { deployer: runtime.deployer, logger });
+  const status = createStatusHandler(settings, { source: runtime.deployer, logger });
   const server = await startLocalServer({ intake, status });
   stopServer = server.stop;
   const post = async (path: string, body: string, headers: Record<string, string>) => {

@@ -3,7 +3,8 @@
 //   nothing listens on: it takes the SQS path, and an ignored push or a failed
 //   authentication sends nothing), as a ratio to `node -e 0` (target ≤ 1.5×);
 // - the worker's cold init on the EKS path as on Lambda (endpoint, CA and the role's
-//   credentials in the environment): one step (a config change: 5 reads, 1 apply)
+//   credentials in the environment, its queue, Lambda's own variables: EMF metrics on; and,
+//   for information, the same without metrics): one step (a config change: 5 reads, 1 apply)
 //   against an HTTPS stand-in API server, as a ratio to a minimal script that does the
 //   same I/O (bench/eks-io-baseline.cjs: TLS to the same stand-in, the same reads and
 //   the same PATCH), target ≤ 1.5×;
@@ -27,6 +28,16 @@ const root = join(import.meta.dirname, '..');
 const STATE_PATH = '/api/v1/namespaces/kubeflow/configmaps/kubeflow-metadata-deployer-state';
 /** A FIFO queue URL: valid for the settings and the adapter; the bench never sends to it. */
 const FAKE_QUEUE = 'https://sqs.eu-west-1.amazonaws.com/123456789012/kfm-bench.fifo';
+
+/**
+ * The variables Lambda's runtime sets that change what Powertools does: the function's name (Metrics
+ * writes EMF lines), AWS_LAMBDA_INITIALIZATION_TYPE (a cold start: the log line says cold_start, Metrics
+ * writes its ColdStart line), TZ as Lambda sets it.
+ */
+const lambdaRuntime = (name: string) => ({
+  AWS_LAMBDA_FUNCTION_NAME: name, AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
+  AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', TZ: ':UTC',
+});
 
 export interface Figures {
   row(figure: string, measured: string, target: string, ok?: boolean): void;
@@ -65,10 +76,14 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
     state.metadata.resourceVersion = '100';
     const eks = await startEksStandIn({ [STATE_PATH]: state });
     try {
+      // As Lambda sets the worker up: its queue (a rollout check goes back on it), the function's name (so
+      // Powertools Metrics writes its EMF lines: ColdStart, Applied, StepDuration), the runtime's own variables.
       const eksEnv = {
         KFM_TARGET: 'kubernetes', KFM_EKS_CLUSTER: 'kfm-bench', KFM_EKS_ENDPOINT: eks.endpoint, KFM_EKS_CA: Buffer.from(eks.cert).toString('base64'),
         AWS_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'AKIDBENCH', AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+        KFM_QUEUE_URL: FAKE_QUEUE, ...lambdaRuntime('kfm-bench-worker'),
       };
+      const { AWS_LAMBDA_FUNCTION_NAME: _worker, ...eksWithoutMetrics } = eksEnv;
       // Every run: a port change on the served state, so the step applies the state and nothing else.
       const stepEvent = (n: number) => sqsBatch(configCommand(n, { port: 9090, mysql: false }));
       const probe = await invokeWorker(bundles.worker!, stepEvent(0), eksEnv, dir);
@@ -84,9 +99,7 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
       // start, so the log line says cold_start and Metrics writes its ColdStart EMF line too; TZ as Lambda sets
       // it); the credentials in the environment (a store's round trip at cold start is not intake's code).
       const lambdaIntake = {
-        KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', KFM_IMAGE: 'registry.example:5000/another/repository:v1',
-        AWS_LAMBDA_FUNCTION_NAME: 'kfm-bench-intake', AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand', AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '1024',
-        AWS_LAMBDA_FUNCTION_VERSION: '$LATEST', AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x', TZ: ':UTC',
+        KFM_QUEUE_URL: FAKE_QUEUE, AWS_REGION: 'eu-west-1', KFM_IMAGE: 'registry.example:5000/another/repository:v1', ...lambdaRuntime('kfm-bench-intake'),
       };
       const { AWS_LAMBDA_FUNCTION_NAME: _name, ...withoutMetrics } = lambdaIntake;
       const cases: ColdCase[] = [
@@ -96,16 +109,18 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
           name: 'intake on Lambda (KFM_QUEUE_URL, EMF metrics), a failed authentication (401)', bundle: bundles.intake!, route: 'intake', env: lambdaIntake,
           event: (n) => { const event = httpEvent('push', n) as { headers: Record<string, string> }; event.headers = { ...event.headers, authorization: 'Bearer wrong' }; return event; },
         },
-        { name: `worker on EKS as on Lambda (one step: ${described})`, bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksEnv, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
+        { name: `worker on EKS as on Lambda (EMF metrics; one step: ${described})`, bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksEnv, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
+        { name: 'worker on EKS, no AWS_LAMBDA_FUNCTION_NAME (no metrics)', bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksWithoutMetrics, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
       ];
-      const [ignored, noMetrics, refused, worker] = await measureColdStarts(cases, runs);
+      const [ignored, noMetrics, refused, worker, workerNoMetrics] = await measureColdStarts(cases, runs);
       // A 401 is not a 2xx: cold-invoke counts it as a failure; only its time is wanted.
       refused!.failures = refused!.failures.filter((failure) => !failure.includes('"statusCode":401'));
       row(`cold init, ${ignored!.name} (bundled, median of ${runs})`, ratio(ignored!, 'node -e 0'), '≤ 1.5×', ignored!.ratio <= 1.5 && ignored!.failures.length === 0);
       row(`cold init, ${noMetrics!.name} (median of ${runs})`, ratio(noMetrics!, 'node -e 0'), '—');
       row(`cold init, ${refused!.name} (median of ${runs})`, ratio(refused!, 'node -e 0'), '—');
       row(`cold init, ${worker!.name} (median of ${runs})`, ratio(worker!, 'the same I/O in a minimal script'), '≤ 1.5×', worker!.ratio <= 1.5 && worker!.failures.length === 0);
-      for (const cold of [ignored!, noMetrics!, refused!, worker!]) {
+      row(`cold init, ${workerNoMetrics!.name} (median of ${runs})`, ratio(workerNoMetrics!, 'the same I/O in a minimal script'), '—');
+      for (const cold of [ignored!, noMetrics!, refused!, worker!, workerNoMetrics!]) {
         if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
       }
       // Lambda's runtime is nodejs22.x: the same cases on Node 22, when `npm run test:node22` has installed it.
@@ -130,7 +145,9 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
       const seen = eks.requests.map(requestKey);
       let mismatched = 0;
       for (let at = 0; at < seen.length; at += perRun) if (seen.slice(at, at + perRun).sort().join('\n') !== expected) mismatched += 1;
-      if (seen.length !== 2 * runs * perRun || mismatched) notes.push(`EKS cold starts: ${seen.length} requests for ${2 * runs} runs of ${perRun}, ${mismatched} runs with other requests than the worker's probe`);
+      // Each EKS case and its baseline, every round: two cases on Node 20, one on Node 22.
+      const eksRuns = 2 * runs * (2 + (node22 ? 1 : 0));
+      if (seen.length !== eksRuns * perRun || mismatched) notes.push(`EKS cold starts: ${seen.length} requests for ${eksRuns} runs of ${perRun}, ${mismatched} runs with other requests than the worker's probe`);
     } finally {
       await eks.stop();
     }

@@ -87,7 +87,7 @@ const STATUS = { status: { state: 'active', message: '' }, flags: [], resources:
 async function invoke(settings: Settings, route: string, event: HttpEvent) {
   const queue = recordingQueue();
   const handler = route === 'status'
-    ? createStatusHandler(settings, { deployer: (async () => ({ status: async () => STATUS })) as never, logger })
+    ? createStatusHandler(settings, { source: async () => ({ status: async () => STATUS }) as never, logger })
     : createIntakeHandler(settings, { queue, logger });
   const result = (await handler(event, context)) as HttpResult;
   const body = String(result.body ?? '');

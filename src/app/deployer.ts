@@ -22,7 +22,7 @@ import type { RolloutObserver } from '../rollout/port.js';
 import { mergeRecent, outcomeRecord } from './recent.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
 import { readStateObject, renderStateObject } from './state-store.js';
-import { resourcesView, rolloutView, statusView, type ResourcesView, type RolloutView, type StatusView } from './view.js';
+import { readStatus, resourcesView, rolloutView, statusView, type ResourcesView, type RolloutView, type StatusView } from './view.js';
 
 export type { Trigger } from './plan.js';
 export type { Change } from './apply.js';
@@ -269,8 +269,7 @@ export function createDeployer(deps: DeployerDeps) {
 
   /** GET /status: the stored state, without any secret, with the outcomes held since the last write. */
   async function status(deadline?: () => number): Promise<StatusView> {
-    // The state alone: the status identity may read nothing else (deploy/rbac.yaml), no Secret above all.
-    return statusView(readStateObject(await deps.target.read({ kind: 'ConfigMap', name: names.state }, { deadline })), held);
+    return readStatus(deps.target, names.state, held, deadline);
   }
 
   return { run, status, record, names };

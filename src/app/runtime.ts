@@ -1,6 +1,6 @@
 // Wiring from settings to adapters, once per process and lazily, so a function
 // pays for client-node, the registry client or the AWS SDK only when it uses them.
-// Intake needs only the queue; the worker and status need the deployer.
+// Intake needs only the queue; the worker needs the deployer; status, the target alone.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../settings/settings.js';
@@ -10,6 +10,8 @@ import type { ResourceFetcher } from '../resource/port.js';
 import type { CommandQueue, QueueRecord } from '../queue/port.js';
 import { createDeployer, type Deployer, type StepReport } from './deployer.js';
 import { createAnnouncer } from './rollout-step.js';
+import { readStatus, type StatusSource } from './view.js';
+import { workloadNames } from '../render/names.js';
 import type { RolloutObserver } from '../rollout/port.js';
 import type { EventRecorder } from '../record/events.js';
 
@@ -85,15 +87,34 @@ export function lazyDeployer(settings: Settings, logger: Logger, overrides: Runt
 }
 
 /**
+ * GET /status's own source: the target and the state ConfigMap, created on first use; no registry
+ * client, notifier or deployer (the status function reads, it never steps).
+ */
+export function lazyStatusSource(settings: Settings, logger: Logger): () => Promise<StatusSource> {
+  let source: Promise<StatusSource> | undefined;
+  const stateName = workloadNames(settings.app).state;
+  return function getStatusSource(): Promise<StatusSource> {
+    source ??= createTarget(settings, logger).then(
+      ({ target }) => ({ status: (deadline?: () => number) => readStatus(target, stateName, [], deadline) }),
+      (error: unknown) => {
+        source = undefined; // a failed connection is retried by the next request
+        throw error;
+      },
+    );
+    return source;
+  };
+}
+
+/**
  * The deployer of the process's local runtime for these settings (src/app/local-runtime.ts registers it),
  * if one runs here: GET /status then reads through it, and shows the outcomes its in-process worker holds.
  * Looked up here, not in local-runtime.ts, so that a status function alone in its process (a Lambda, or
  * `npm run invoke -- status`) need not load the in-process queue, worker and their deployer to learn that
  * none runs.
  */
-const localDeployers = new WeakMap<Settings, ReturnType<typeof lazyDeployer>>();
+const localDeployers = new WeakMap<Settings, () => Promise<StatusSource>>();
 export const localDeployerOf = (settings: Settings) => localDeployers.get(settings);
-export const registerLocalDeployer = (settings: Settings, deployer: ReturnType<typeof lazyDeployer>): void =>
+export const registerLocalDeployer = (settings: Settings, deployer: () => Promise<StatusSource>): void =>
   void localDeployers.set(settings, deployer);
 
 /** The message group of a workload: one cluster's app is applied one step at a time. */

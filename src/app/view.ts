@@ -1,7 +1,9 @@
 // What the stored state shows (GET /status, and an ignored event's report): never a secret.
 import type { CharmConfig, Status } from '../domain/types.js';
 import { CONFIG_DEFAULTS, type CharmState, type OutcomeRecord } from '../charm/state.js';
+import type { Target } from '../targets/port.js';
 import { mergeRecent } from './recent.js';
+import { readStateObject } from './state-store.js';
 
 export type ResourcesView = Record<string, { registryPath: string; digest: string; tag?: string }>;
 
@@ -54,4 +56,17 @@ export function statusView(state: CharmState | undefined, held: readonly Outcome
     control: state?.control ?? {},
     quarantine: state?.quarantine ?? {},
   };
+}
+
+/** What GET /status reads through: a deployer (its held outcomes too), or the state alone. */
+export interface StatusSource {
+  status(deadline?: () => number): Promise<StatusView>;
+}
+
+/**
+ * GET /status from the target: the state ConfigMap alone (the status identity may read nothing else,
+ * deploy/rbac.yaml; no Secret above all), with the outcomes `held` in memory since the last write.
+ */
+export async function readStatus(target: Pick<Target, 'read'>, stateName: string, held: OutcomeRecord[], deadline?: () => number): Promise<StatusView> {
+  return statusView(readStateObject(await target.read({ kind: 'ConfigMap', name: stateName }, { deadline })), held);
 }
