@@ -88,6 +88,7 @@ export function createAnnouncer(options: AnnouncerOptions): Announcer {
       const reverted = events.some((other) => other.reason === 'Reverted');
       for (const event of events.filter(isVerdict)) {
         const results = await options.notifier.notify({
+          // Stryker disable next-line OptionalChaining: equivalent, stepEvents makes a verdict only when `after.rollout` is set
           id: `${trigger.eventId ?? 'step'}:${event.reason}:${after.rollout?.since ?? ''}`, event: event.reason, namespace: options.namespace, app: options.app,
           summary: `${event.summary ?? event.reason}${reverted ? '; reverted to the last Available image' : ''}`,
           status: after.status, trigger: event.trigger, at: now().toISOString(),

@@ -29,14 +29,13 @@ function complete(context: StepContext, rollout: RolloutRecord): void {
 }
 
 /** Sets the last Available image and config again; the charm's start rule then sets their pod spec. */
-function revert(context: StepContext): boolean {
+function revert(context: StepContext): void {
   const last = context.state.lastAvailable;
-  if (context.inputs.revert === false || !last) return false;
+  if (context.inputs.revert === false || !last) return;
   context.state.resources[IMAGE] = { ...last.image };
   context.state.config = { ...last.config };
   context.reverting = true;
   context.flags.delete(flag.started);
-  return true;
 }
 
 export const rolloutRules: Rule<StepContext>[] = [

@@ -6,10 +6,10 @@ import { describe, expect, it, jest } from '@jest/globals';
 import { createDeployer, type Trigger } from '../../src/app/deployer.js';
 import { BogusEventError, ConflictError, FetchError, TargetError } from '../../src/errors.js';
 import { parseImageRef } from '../../src/image/reference.js';
-import type { Logger } from '../../src/log.js';
 import { parseTagPolicy, type TagPolicy } from '../../src/policy/tag-policy.js';
 import type { FetchRequest, ResourceFetcher } from '../../src/resource/port.js';
 import { memoryTarget, type MemoryTarget } from './support/memory-target.js';
+import { recordingLogger } from './support/recording-logger.js';
 
 const REGISTRY = 'registry.example';
 const image = parseImageRef(`${REGISTRY}/kubeflow/metadata:1.0.0`);
@@ -48,16 +48,6 @@ function stubRegistry(tags: string[] = []) {
   };
 }
 
-function recordingLogger() {
-  const lines: Array<[string, string, Record<string, unknown> | undefined]> = [];
-  const logger: Logger = {
-    info: (message, fields) => void lines.push(['info', message, fields]),
-    warn: (message, fields) => void lines.push(['warn', message, fields]),
-    error: (message, fields) => void lines.push(['error', message, fields]),
-    withCorrelation: () => undefined,
-  };
-  return { logger, lines };
-}
 
 function setup(options: { policy?: TagPolicy; tags?: string[]; target?: MemoryTarget; withoutListing?: boolean; maxAttempts?: number } = {}) {
   const registry = stubRegistry(options.tags);
