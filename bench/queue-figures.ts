@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { measureColdStarts, type ColdCase, type ColdStart } from './cold-start.js';
 import { startEksStandIn, type RecordedRequest } from './eks-stand-in.js';
+import { buildWithoutPowertools } from './without-powertools.js';
 import { configCommand, httpEvent, pushCommand, sqsBatch } from './events.js';
 import { median, ms, percentile } from './stats.js';
 
@@ -111,8 +112,11 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
         },
         { name: `worker on EKS as on Lambda (EMF metrics; one step: ${described})`, bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksEnv, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
         { name: 'worker on EKS, no AWS_LAMBDA_FUNCTION_NAME (no metrics)', bundle: bundles.worker!, route: 'worker', event: stepEvent, env: eksWithoutMetrics, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
+        // What the targets would leave for everything else: no Powertools at all (bench/without-powertools.ts).
+        { name: 'intake without Powertools (Logger stand-in, no metrics; a bench-only build), an ignored push', bundle: await buildWithoutPowertools('intake', join(dir, 'bare')), route: 'intake', env: withoutMetrics },
+        { name: 'worker on EKS without Powertools (Logger stand-in, no metrics; a bench-only build)', bundle: await buildWithoutPowertools('worker', join(dir, 'bare')), route: 'worker', event: stepEvent, env: eksWithoutMetrics, baseline: [join(import.meta.dirname, 'eks-io-baseline.cjs'), plan] },
       ];
-      const [ignored, noMetrics, refused, worker, workerNoMetrics] = await measureColdStarts(cases, runs);
+      const [ignored, noMetrics, refused, worker, workerNoMetrics, bareIntake, bareWorker] = await measureColdStarts(cases, runs);
       // A 401 is not a 2xx: cold-invoke counts it as a failure; only its time is wanted.
       refused!.failures = refused!.failures.filter((failure) => !failure.includes('"statusCode":401'));
       row(`cold init, ${ignored!.name} (bundled, median of ${runs})`, ratio(ignored!, 'node -e 0'), '≤ 1.5×', ignored!.ratio <= 1.5 && ignored!.failures.length === 0);
@@ -120,7 +124,9 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
       row(`cold init, ${refused!.name} (median of ${runs})`, ratio(refused!, 'node -e 0'), '—');
       row(`cold init, ${worker!.name} (median of ${runs})`, ratio(worker!, 'the same I/O in a minimal script'), '≤ 1.5×', worker!.ratio <= 1.5 && worker!.failures.length === 0);
       row(`cold init, ${workerNoMetrics!.name} (median of ${runs})`, ratio(workerNoMetrics!, 'the same I/O in a minimal script'), '—');
-      for (const cold of [ignored!, noMetrics!, refused!, worker!, workerNoMetrics!]) {
+      row(`cold init, ${bareIntake!.name} (median of ${runs})`, ratio(bareIntake!, 'node -e 0'), '—');
+      row(`cold init, ${bareWorker!.name} (median of ${runs})`, ratio(bareWorker!, 'the same I/O in a minimal script'), '—');
+      for (const cold of [ignored!, noMetrics!, refused!, worker!, workerNoMetrics!, bareIntake!, bareWorker!]) {
         if (cold.failures.length) notes.push(`cold ${cold.name}: ${cold.failures.length} runs failed, first: ${cold.failures[0]}`);
       }
       // Lambda's runtime is nodejs22.x: the same cases on Node 22, when `npm run test:node22` has installed it.
@@ -145,8 +151,8 @@ export async function queueFigures({ row, notes, step, bundles, runs, node22 }: 
       const seen = eks.requests.map(requestKey);
       let mismatched = 0;
       for (let at = 0; at < seen.length; at += perRun) if (seen.slice(at, at + perRun).sort().join('\n') !== expected) mismatched += 1;
-      // Each EKS case and its baseline, every round: two cases on Node 20, one on Node 22.
-      const eksRuns = 2 * runs * (2 + (node22 ? 1 : 0));
+      // Each EKS case and its baseline, every round: three cases on Node 20, one on Node 22.
+      const eksRuns = 2 * runs * (3 + (node22 ? 1 : 0));
       if (seen.length !== eksRuns * perRun || mismatched) notes.push(`EKS cold starts: ${seen.length} requests for ${eksRuns} runs of ${perRun}, ${mismatched} runs with other requests than the worker's probe`);
     } finally {
       await eks.stop();
