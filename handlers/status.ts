@@ -1,5 +1,4 @@
 // The status function: GET /status (status, flags, resources, the audit trail; never a secret). Wiring only.
-import type { Context } from 'aws-lambda';
 import type { Settings } from '../src/settings/settings.js';
 import type { Logger } from '../src/log.js';
 import { lazyStatusSource, localDeployerOf } from '../src/app/runtime.js';

@@ -10,7 +10,7 @@ import { KubeConfig } from '@kubernetes/client-node/dist/config.js';
 import { createEventRecorder, eventNote, microTime, renderEvent, type DeployerEvent } from '../src/record/events.js';
 import { CHANGE_CAUSE_ANNOTATION, changeCause, describeTrigger, type Trigger } from '../src/record/trigger.js';
 import { createLogger } from '../src/log.js';
-import { DEPLOYER_USER, startControlPlane, type ControlPlane } from './support/control-plane.js';
+import { startControlPlane, type ControlPlane } from './support/control-plane.js';
 
 jest.setTimeout(120_000);
 const NS = 'kubeflow';

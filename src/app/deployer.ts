@@ -21,8 +21,8 @@ import { flag } from '../charm/context.js';
 import type { RolloutObserver } from '../rollout/port.js';
 import { mergeRecent, outcomeRecord } from './recent.js';
 import { objectKey, readSnapshot, type Snapshot } from './snapshot.js';
-import { readStateObject, renderStateObject } from './state-store.js';
-import { readStatus, resourcesView, rolloutView, statusView, type ResourcesView, type RolloutView, type StatusView } from './view.js';
+import { renderStateObject } from './state-store.js';
+import { readStatus, resourcesView, rolloutView, type ResourcesView, type RolloutView, type StatusView } from './view.js';
 
 export type { Trigger } from './plan.js';
 export type { Change } from './apply.js';

@@ -1,7 +1,7 @@
 // The pure half of a step: which trigger acts, and (given what was fetched) the
 // next state and the workload it stands for. No I/O: the shell reads the
 // snapshot and fetches before, and claims and writes after.
-import type { CharmConfig, MysqlRelation, PushEvent, Status } from '../domain/types.js';
+import type { PushEvent, Status } from '../domain/types.js';
 import type { FetchOutcome, Hook, RolloutVerdict } from '../charm/context.js';
 import { plannedFetches } from '../charm/docker-resource.js';
 import { standingPodSpec, step } from '../charm/step.js';

@@ -2,7 +2,7 @@
 // configured registry, then the digest from the registry itself. An event's
 // digest is verified by digest; a tag is resolved with brief retries, because
 // distribution notifies before it links the tag.
-import { BogusEventError, FetchError } from '../errors.js';
+import { BogusEventError } from '../errors.js';
 import type { ImageInfo } from '../domain/types.js';
 import { DIGEST, pinnedReference } from '../image/reference.js';
 import { registryClient, RegistryError, type RegistryClient } from '../registry/client.js';

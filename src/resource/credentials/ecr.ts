@@ -13,7 +13,7 @@
 import type { ECRClient } from '@aws-sdk/client-ecr';
 import type { RegistryCredentials } from '../../domain/types.js';
 import { FetchError } from '../../errors.js';
-import { ECR_HOST, isEcrHost } from '../../image/reference.js';
+import { ECR_HOST } from '../../image/reference.js';
 
 export { isEcrHost } from '../../image/reference.js';
 import type { CredentialProvider } from '../port.js';
