@@ -1,8 +1,8 @@
 // The pure half of a step: which trigger acts, and (given what was fetched) the
 // next state and the workload it stands for. No I/O: the shell reads the
 // snapshot and fetches before, and claims and writes after.
-import type { PushEvent, Status } from '../domain/types.js';
-import type { FetchOutcome, Hook, RolloutVerdict } from '../charm/context.js';
+import type { PushEvent, RolloutVerdict, Status } from '../domain/types.js';
+import type { FetchOutcome, Hook } from '../charm/context.js';
 import { plannedFetches } from '../charm/docker-resource.js';
 import { standingPodSpec, step } from '../charm/step.js';
 import { initialState, type CharmState } from '../charm/state.js';
@@ -123,7 +123,6 @@ export interface Planned {
   trace: string[];
 }
 
-/** The next state and its workload. A skipped trigger leaves the state and re-asserts the standing pod spec. */
 /** What the step records with a rollout it starts. */
 export interface StepFacts {
   now: string;
@@ -131,6 +130,8 @@ export interface StepFacts {
   /** The change-cause text (src/record/trigger.ts), when the shell knows one. */
   cause?: string;
 }
+
+/** The next state and its workload. A skipped trigger leaves the state and re-asserts the standing pod spec. */
 
 export function planStep(
   trigger: Trigger,

@@ -6,8 +6,8 @@ import type { CharmState } from '../charm/state.js';
 import type { DeployerEvent } from '../record/events.js';
 import type { Trigger as EventTrigger } from '../record/trigger.js';
 import { canonicalJson } from '../domain/canonical-json.js';
+import { flag } from '../charm/context.js';
 
-const STARTED = 'charm.started';
 const VERDICTS: ReadonlySet<string> = new Set(['RolloutComplete', 'RolloutFailed']);
 
 /** Whether an Event is a rollout verdict (the Notifier's business). */
@@ -38,7 +38,7 @@ export function stepEvents(before: CharmState | undefined, after: CharmState, tr
   }
   if (reverted) {
     events.push({ reason: 'Reverted', summary: `reverted to the last Available image ${now?.registryPath ?? '?'}`, trigger: { ...trigger, provider: 'rollout', ...fromTo } });
-  } else if (now && was?.digest !== now.digest && after.flags.includes(STARTED)) { // on the Deployment, not just fetched
+  } else if (now && was?.digest !== now.digest && after.flags.includes(flag.started)) { // on the Deployment, not just fetched
     events.push({ reason: 'ImageUpdated', summary: `image ${now.tag ?? now.digest}`, trigger: { ...trigger, ...fromTo } });
   }
   if (before && configOf(before) !== configOf(after) && !reverted) {

@@ -1,17 +1,11 @@
 // What the rules read and write during one step: the flags, the working state,
 // this step's inputs, and the statuses set (in order). Pure data, no I/O.
 import type { FlagContext } from '../reactive/engine.js';
-import type { CharmConfig, ImageInfo, MysqlRelation, RegistryCredentials, Status } from '../domain/types.js';
+import type { CharmConfig, ImageInfo, MysqlRelation, RegistryCredentials, RolloutVerdict, Status } from '../domain/types.js';
 import type { CharmState, ResourceInfo } from './state.js';
 
 /** The Juju hook an event stands for: a registry push is a resource update (upgrade-charm). */
 export type Hook = 'upgrade-charm' | 'config-changed' | 'update-status';
-
-/** A rollout verdict reached by the shell (src/rollout/): the input of an update-status step. */
-export interface RolloutVerdict {
-  state: 'complete' | 'failed';
-  reason?: string;
-}
 
 /** A fetch's result; a failure says whether retrying the event may help (the shell's concern, not the rules'). */
 export type FetchOutcome = { ok: true; info: ImageInfo } | { ok: false; reason: string; transient?: boolean };

@@ -4,7 +4,7 @@
 import * as z from 'zod/mini';
 import { lazy, text } from '../validation.js';
 import { DIGEST, TAG } from '../image/reference.js';
-import type { CharmConfig, MysqlRelation, PushEvent } from './types.js';
+import type { CharmConfig, MysqlRelation, PushEvent, RolloutVerdict } from './types.js';
 
 export type Command =
   /** A registry push (webhook or ECR): the layer's resource update (`upgrade-charm`). */
@@ -40,7 +40,7 @@ export type Trigger =
    * Juju's periodic hook: a rollout check (`check`: the rollout it is for; `verdict`: what the shell
    * observed), or a control request that changes only the state (suspend, unquarantine).
    */
-  | { hook: 'update-status'; check?: string; verdict?: { state: 'complete' | 'failed'; reason?: string }; control?: ControlRequest };
+  | { hook: 'update-status'; check?: string; verdict?: RolloutVerdict; control?: ControlRequest };
 
 const PROVIDERS = ['distribution', 'dockerhub', 'harbor', 'quay', 'acr', 'ghcr', 'generic', 'ecr'] as const;
 

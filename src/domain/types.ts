@@ -4,6 +4,12 @@
 /** Which webhook format a push came in (route `/webhooks/registry/{provider}`), or ECR's EventBridge. */
 export type Provider = 'distribution' | 'dockerhub' | 'harbor' | 'quay' | 'acr' | 'ghcr' | 'generic' | 'ecr';
 
+/** A rollout verdict reached by the shell (src/rollout/): the input of an update-status step. */
+export interface RolloutVerdict {
+  state: 'complete' | 'failed';
+  reason?: string;
+}
+
 /** One image push, normalised from any registry's payload. */
 export interface PushEvent {
   provider: Provider;
