@@ -78,10 +78,10 @@ export interface AnnouncerOptions {
 export function createAnnouncer(options: AnnouncerOptions): Announcer {
   const now = options.now ?? (() => new Date());
   return {
-    async announce(before, after, trigger, uid) {
+    async announce(before, after, trigger, uid, deadline) {
       const events = stepEvents(before, after, trigger);
       for (const event of events) {
-        if (options.events) await options.events.record(event, uid ? { uid } : {});
+        if (options.events) await options.events.record(event, uid ? { uid } : {}, { deadline });
         options.logger.info('step told', { reason: event.reason, summary: event.summary });
       }
       if (!options.notifier) return;

@@ -101,8 +101,11 @@ export function renderEvent(event: DeployerEvent, context: EventContext): Record
 export type RecordOutcome = { ok: true; name: string } | { ok: false; reason: EventReason; error: string };
 
 export interface EventRecorder {
-  /** Creates the Event; never throws. `regarding` adds the Deployment's uid when the caller has it. */
-  record(event: DeployerEvent, regarding?: Omit<Regarding, 'name'>): Promise<RecordOutcome>;
+  /**
+   * Creates the Event; never throws. `regarding` adds the Deployment's uid when the caller has it;
+   * `call.deadline`, the invocation's time left, bounds its retries and timeouts (else the recorder's own).
+   */
+  record(event: DeployerEvent, regarding?: Omit<Regarding, 'name'>, call?: { deadline?: () => number }): Promise<RecordOutcome>;
 }
 
 export interface EventRecorderOptions {
@@ -111,7 +114,7 @@ export interface EventRecorderOptions {
   /** The Deployment's name (KFM_APP). */
   deployment: string;
   reportingInstance: string;
-  /** Milliseconds left in the invocation; bounds retries and timeouts. */
+  /** Milliseconds left, for calls that bring no deadline of their own; bounds retries and timeouts. */
   deadline?: () => number;
   /** Default: 3 attempts, 5 s per request. */
   retry?: RetryOptions;
@@ -143,7 +146,8 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
   };
 
   return {
-    async record(event, regarding = {}) {
+    async record(event, regarding = {}, call = {}) {
+      const bounded = { ...policy, deadline: call.deadline ?? policy.deadline };
       const suffix = `${Date.now().toString(16)}${randomBytes(3).toString('hex')}`;
       const body = renderEvent(event, {
         namespace: options.namespace, regarding: { ...regarding, name: options.deployment },
@@ -154,9 +158,9 @@ export function createEventRecorder(options: EventRecorderOptions): EventRecorde
         if (!server) throw new Error('kubeconfig has no current cluster');
         await withRetry(async () => {
           const response = await send(options.kubeConfig, server, { method: 'POST', path, body: JSON.stringify(body), contentType: 'application/json' },
-            () => requestTimeout(policy));
+            () => requestTimeout(bounded));
           if (response.status !== 201 && response.status !== 200) throw new StatusError(response.status, statusMessage(response.status, response.text));
-        }, classify, policy);
+        }, classify, bounded);
         return { ok: true, name };
       } catch (error) {
         const text = error instanceof GiveUp ? `gave up: ${error.message}` : error instanceof Error ? error.message : String(error);

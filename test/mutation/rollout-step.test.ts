@@ -22,10 +22,11 @@ const PATH_B = `r.example/kf/metadata@${DIGEST_B}`;
 
 function recordingEvents() {
   const recorded: Array<[DeployerEvent, Omit<Regarding, 'name'> | undefined]> = [];
+  const deadlines: Array<(() => number) | undefined> = [];
   const events: EventRecorder = {
-    record: async (event, regarding) => (recorded.push([event, regarding]), { ok: true, name: `d.${recorded.length}` }),
+    record: async (event, regarding, call) => (recorded.push([event, regarding]), deadlines.push(call?.deadline), { ok: true, name: `d.${recorded.length}` }),
   };
-  return { events, recorded };
+  return { events, recorded, deadlines };
 }
 
 function recordingNotifier(answer: (n: Notification) => Promise<NotifyResult[]> = async () => [{ ok: true, channel: 'slack', status: 200, ms: 1 }]) {
@@ -211,6 +212,14 @@ describe('the announcer', () => {
       ['info', 'step told', { reason: 'Quarantined', summary: `${DIGEST_B} quarantined: crash` }],
       ['info', 'step told', { reason: 'Reverted', summary: `reverted to the last Available image ${PATH_A}` }],
     ]);
+  });
+
+  it("passes the step's deadline to every Event it records", async () => {
+    const { events, recorded, deadlines } = recordingEvents();
+    const deadline = () => 1234;
+    await createAnnouncer(options({ events })).announce(beforeB, reverted, { eventId: 'e2' }, 'uid-1', deadline);
+    expect(recorded).toHaveLength(3);
+    expect(deadlines).toEqual([deadline, deadline, deadline]);
   });
 
   it('without a uid: `{}` as the regarding', async () => {
