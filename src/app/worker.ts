@@ -57,9 +57,9 @@ export function createWorker(deps: WorkerDeps) {
   const metrics = deps.metrics ?? noMetrics;
 
   /** The next look at a rollout still in progress: a new message, so the group goes on after it (never a redelivery, which counts receives). */
-  async function scheduleCheck(rollout: string): Promise<void> {
+  async function scheduleCheck({ queue, groupId }: NonNullable<WorkerDeps['followUp']>, rollout: string): Promise<void> {
     const command = checkCommand(rollout, now());
-    await deps.followUp!.queue.send({ groupId: deps.followUp!.groupId, deduplicationId: command.id, body: JSON.stringify(command) });
+    await queue.send({ groupId, deduplicationId: command.id, body: JSON.stringify(command) });
     deps.logger.info('rollout check scheduled', { rollout, id: command.id });
   }
 
@@ -84,7 +84,7 @@ export function createWorker(deps: WorkerDeps) {
       deps.onReport?.(report);
       deps.logger.info('step done', { id: command.id, outcome: report.outcome, reason: report.reason, status: report.status, changes: report.changes });
       if (report.outcome === 'failed') throw new RetryLater(report.reason ?? 'the step failed');
-      if (report.checkLater && deps.followUp) await scheduleCheck(report.checkLater);
+      if (report.checkLater && deps.followUp) await scheduleCheck(deps.followUp, report.checkLater);
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       deps.logger.warn('step failed', { id: command.id, receives, reason });

@@ -54,7 +54,7 @@ export interface Settings {
   /** Demo mode (`npm start`): no registry lookup, the event's digest is taken as is. Directory target only. */
   offline: boolean;
   eks?: { cluster: string; endpoint?: string; caData?: string; region?: string };
-  /** The pod's user and resources (KFM_RUN_AS_*, KFM_*_REQUEST, KFM_MEMORY_LIMIT); pass to renderWorkload. */
+  /** The pod's user, resources and progress deadline (KFM_RUN_AS_*, KFM_*_REQUEST, KFM_MEMORY_LIMIT, KFM_PROGRESS_DEADLINE_SECONDS); pass to renderWorkload. */
   pod: PodOptions;
   /** Following rollouts (Kubernetes): the poll interval, and whether a failed one is reverted (KFM_ROLLOUT_CHECK_SECONDS, KFM_REVERT). */
   rollout: { checkIntervalMs: number; revert: boolean };
