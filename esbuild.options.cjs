@@ -159,15 +159,25 @@ function sharedModules() {
 function sourceWithoutSideEffects() {
   const source = [join(root, 'src') + sep, join(root, 'handlers') + sep];
   const inSource = (file) => source.some((folder) => file.startsWith(folder));
+  return markedWithoutSideEffects('kfm-source-without-side-effects', {
+    filter: /^\.\.?\//, kinds: ['import-statement', 'dynamic-import'], importer: inSource, resolved: inSource,
+  });
+}
+
+/**
+ * The one mechanism of the two plugins above and below: an import from an `importer` file (of one of
+ * `kinds`, when given) that resolves to a `resolved` file is marked free of side effects, so esbuild
+ * leaves the module out when nothing it exports is used.
+ */
+function markedWithoutSideEffects(name, { filter, kinds, importer, resolved }) {
   return {
-    name: 'kfm-source-without-side-effects',
+    name,
     setup(b) {
-      b.onResolve({ filter: /^\.\.?\// }, async (args) => {
+      b.onResolve({ filter }, async (args) => {
         if (typeof args.pluginData === 'string' && args.pluginData.startsWith('kfm')) return undefined; // our own b.resolve()s
-        if (!inSource(args.importer) || (args.kind !== 'import-statement' && args.kind !== 'dynamic-import')) return undefined;
-        const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'kfm-pure' });
-        if (found.errors.length > 0 || found.external || !inSource(found.path)) return undefined;
-        return { ...found, sideEffects: false };
+        if (!importer(args.importer) || (kinds && !kinds.includes(args.kind))) return undefined;
+        const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: name });
+        return found.errors.length === 0 && !found.external && resolved(found.path) ? { ...found, sideEffects: false } : undefined;
       });
     },
   };
@@ -305,16 +315,9 @@ function kubeConfigOnly() {
  */
 function sdkCoreWithoutSideEffects() {
   const core = /[\\/]node_modules[\\/]@(aws-sdk|smithy)[\\/]core[\\/]/;
-  return {
-    name: 'kfm-sdk-core-without-side-effects',
-    setup(b) {
-      b.onResolve({ filter: /.*/ }, async (args) => {
-        if ((typeof args.pluginData === 'string' && args.pluginData.startsWith('kfm')) || !args.importer.includes(`${sep}node_modules${sep}`)) return undefined; // our own b.resolve()s
-        const found = await b.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'kfm-sdk-core' });
-        return found.errors.length === 0 && !found.external && core.test(found.path) ? { ...found, sideEffects: false } : undefined;
-      });
-    },
-  };
+  return markedWithoutSideEffects('kfm-sdk-core-without-side-effects', {
+    filter: /.*/, importer: (file) => file.includes(`${sep}node_modules${sep}`), resolved: (file) => core.test(file),
+  });
 }
 
 /**
