@@ -37,13 +37,13 @@ export interface ColdStart {
   failures: string[];
 }
 
-/** `node -e 0` that reports its CPU time at exit on fd 3 (the hook costs microseconds). */
-const CPU_BASELINE = "process.on('exit',()=>{const u=process.cpuUsage();require('node:fs').writeSync(3,String((u.user+u.system)/1000))})";
+/** An exit hook that reports the process's CPU time on fd 3 (it costs microseconds): `node -e` it for `node -e 0`'s figure. */
+export const CPU_REPORT = "process.on('exit',()=>{const u=process.cpuUsage();require('node:fs').writeSync(3,String((u.user+u.system)/1000))})";
 
 const script = join(import.meta.dirname, 'cold-invoke.cjs');
 
 /** Spawn → exit, asynchronously (a peer such as the Kubernetes double may live in this process); `cpuMs` as the child reported it on fd 3. */
-function timed(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; error?: string }> {
+export function timed(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; cpuMs: number; error?: string }> {
   return new Promise((resolve) => {
     const start = process.hrtime.bigint();
     const child = spawn(node, args, { env, stdio: ['ignore', 'ignore', 'pipe', 'pipe'] });
@@ -83,7 +83,7 @@ export async function measureColdStarts(cases: ColdCase[], runs: number, node = 
           if (own.error) failures[index]!.push(`baseline: ${own.error}`);
         } else {
           baseline.push((await timed(node, ['-e', '0'], base)).ms);
-          cpuBaseline.push((await timed(node, ['-e', CPU_BASELINE], base)).cpuMs);
+          cpuBaseline.push((await timed(node, ['-e', CPU_REPORT], base)).cpuMs);
         }
         const target = c.env ?? { KFM_TARGET: `dir:${join(root, `${index}-${round}`)}`, KFM_OFFLINE: 'true' }; // fresh: same work every run
         const env = { ...base, ...BENCH_ENV, ...target };

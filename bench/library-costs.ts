@@ -9,11 +9,11 @@
 // (Powertools' commons, node:crypto), so the costs do not add up to a handler's; they say where a
 // cold start's milliseconds go, and which libraries are worth a lazy path.
 import { build, type Plugin } from 'esbuild';
-import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CPU_REPORT, timed } from './cold-start.js';
 import { median } from './stats.js';
 
 const root = join(import.meta.dirname, '..');
@@ -51,17 +51,6 @@ export interface LibraryCost {
   failures: number;
 }
 
-/** Appended to every case: the process's CPU time at exit, on fd 3. */
-const REPORT = `process.on('exit', () => { const { user, system } = process.cpuUsage(); require('node:fs').writeSync(3, String((user + system) / 1000)); });`;
-
-function timed(node: string, file: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; ok: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(node, [file], { env, stdio: ['ignore', 'ignore', 'ignore', 'pipe'] });
-    let report = '';
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => void (report += chunk.toString()));
-    child.on('close', (code) => resolve({ ms: Number(report), ok: code === 0 && report !== '' }));
-  });
-}
 
 /** Bundles each case and the empty script, then `runs` alternated rounds of fresh processes. */
 export async function measureLibraryCosts(runs: number, cases: LibraryCase[] = LIBRARIES, node = process.execPath): Promise<LibraryCost[]> {
@@ -76,8 +65,9 @@ export async function measureLibraryCosts(runs: number, cases: LibraryCase[] = L
       const outfile = join(dir, `case-${index}.cjs`);
       await build({
         ...options, plugins, absWorkingDir: root, outfile, logLevel: 'error',
-        // Top-level await (middy's call) is ESM-only: each case runs inside an async function.
-        stdin: { contents: `${source.split('\n').filter((line) => line.startsWith('import ')).join('\n')}\n${REPORT}\n(async () => {\n${source.split('\n').filter((line) => !line.startsWith('import ')).join('\n')}\n})();`, resolveDir: root, loader: 'js', sourcefile: `case-${index}.mjs` },
+        // Top-level await (middy's call) is ESM-only: each case runs inside an async function. Every case
+        // ends with CPU_REPORT: its process's CPU time from start to exit, on fd 3.
+        stdin: { contents: `${source.split('\n').filter((line) => line.startsWith('import ')).join('\n')}\n${CPU_REPORT};\n(async () => {\n${source.split('\n').filter((line) => !line.startsWith('import ')).join('\n')}\n})();`, resolveDir: root, loader: 'js', sourcefile: `case-${index}.mjs` },
       });
       return outfile;
     }));
@@ -87,9 +77,9 @@ export async function measureLibraryCosts(runs: number, cases: LibraryCase[] = L
     const failures = entries.map(() => 0);
     for (let round = 0; round < runs; round++) {
       for (const [index, file] of files.entries()) {
-        const { ms, ok } = await timed(node, file, env);
-        samples[index]!.push(ms);
-        if (!ok) failures[index]! += 1;
+        const { cpuMs, error } = await timed(node, [file], env);
+        samples[index]!.push(cpuMs);
+        if (error !== undefined || Number.isNaN(cpuMs)) failures[index]! += 1;
       }
     }
     const baselineMs = median(samples[0]!);
